@@ -1,0 +1,1 @@
+//! N-API binding: converts types and errors, nothing else.
