@@ -1,1 +1,436 @@
-//! N-API binding: converts types and errors, nothing else.
+//! N-API binding: converts JS values to core types and core results back.
+//! No sandbox logic lives here.
+//!
+//! Every export returns an *outcome* object — `{ ok: true, value }` or
+//! `{ ok: false, error: { code, message, ... } }` — and `index.js` turns
+//! failures into the public error classes, so `instanceof` works from JS.
+//! Every export also catches panics (`catch_unwind`): none reaches JS.
+
+mod args;
+mod convert;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use napi::bindgen_prelude::{Buffer, PromiseRaw, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Result, Status};
+use napi_derive::napi;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use script_sandbox_core::capabilities::{self, SandboxCapabilities};
+use script_sandbox_core::plan::{self, FilesystemInputs, HardeningInput, RealHostPaths};
+use script_sandbox_core::run::{self, OutputSink};
+use script_sandbox_core::{env as env_guard, network, observability, output, policy};
+
+use args::{caps_arg, field, opt_bool, opt_string, policy_arg, string_list, string_pairs, ArgError};
+use convert::{to_input, to_js};
+
+fn ok(value: Value) -> Value {
+    json!({ "ok": true, "value": value })
+}
+
+fn fail(code: &str, message: String, extra: Value) -> Value {
+    let mut error = json!({ "code": code, "message": message });
+    if let (Value::Object(e), Value::Object(x)) = (&mut error, extra) {
+        e.extend(x);
+    }
+    json!({ "ok": false, "error": error })
+}
+
+fn policy_failure(err: &policy::PolicyError) -> Value {
+    fail("INVALID_POLICY", err.to_string(), json!({ "issues": err.issues }))
+}
+
+fn arg_failure(err: ArgError) -> Value {
+    match err {
+        ArgError::Policy(p) => policy_failure(&p),
+        ArgError::Invalid { field, message } => {
+            fail("INVALID_ARGUMENT", format!("invalid `{field}`: {message}"), json!({ "field": field }))
+        }
+    }
+}
+
+fn unavailable_failure(err: &script_sandbox_core::report::SandboxUnavailable) -> Value {
+    fail("SANDBOX_UNAVAILABLE", err.to_string(), json!({ "downgrades": err.downgrades }))
+}
+
+/// Where the launcher may be: the override, else next to this `.node` file.
+fn launcher_candidates() -> Vec<PathBuf> {
+    if let Some(path) = std::env::var_os("CHECKSTACK_SANDBOX_LAUNCHER").filter(|v| !v.is_empty()) {
+        return vec![PathBuf::from(path)];
+    }
+    addon_dir().map(|dir| vec![dir.join("script-sandbox-launcher")]).unwrap_or_default()
+}
+
+/// The directory holding this shared object, found via `dladdr`.
+fn addon_dir() -> Option<PathBuf> {
+    // SAFETY: dladdr only reads loader tables for an address inside this object.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(launcher_candidates as *const libc::c_void, &mut info) == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        let path = std::ffi::CStr::from_ptr(info.dli_fname).to_str().ok()?;
+        let path = std::fs::canonicalize(path).ok()?;
+        path.parent().map(|p| p.to_path_buf())
+    }
+}
+
+fn detected_caps() -> SandboxCapabilities {
+    capabilities::detect_cached(&launcher_candidates())
+}
+
+/// Caps from the caller, or the detected ones when absent.
+fn caps_or_detected(input: &script_sandbox_core::input::Input, name: &str) -> std::result::Result<SandboxCapabilities, ArgError> {
+    match field(input, name) {
+        Some(c) => caps_arg(c, name),
+        None => Ok(detected_caps()),
+    }
+}
+
+#[napi(catch_unwind)]
+pub fn parse_policy(env: Env, input: Unknown) -> Result<Value> {
+    let input = to_input(&env, &input)?;
+    Ok(match policy::parse_policy(&input) {
+        Ok(p) => ok(to_js(&p)?),
+        Err(e) => policy_failure(&e),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn merge_policy(env: Env, base: Unknown, override_: Unknown) -> Result<Value> {
+    let base = to_input(&env, &base)?;
+    let over = to_input(&env, &override_)?;
+    let base = match policy_arg(&base, "base") {
+        Ok(b) => b,
+        Err(e) => return Ok(arg_failure(e)),
+    };
+    let over = match over {
+        script_sandbox_core::input::Input::Undefined => None,
+        other => Some(other),
+    };
+    Ok(match policy::merge_policy(&base, over.as_ref()) {
+        Ok(p) => ok(to_js(&p)?),
+        Err(e) => policy_failure(&e),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn default_profile() -> Result<Value> {
+    to_js(&policy::default_profile())
+}
+
+#[napi(catch_unwind)]
+pub fn fail_closed_profile() -> Result<Value> {
+    to_js(&policy::fail_closed_profile())
+}
+
+#[napi(catch_unwind)]
+pub fn resolve_default_profile(uid_env: Option<String>, gid_env: Option<String>) -> Result<Value> {
+    to_js(&policy::resolve_default_profile(uid_env.as_deref(), gid_env.as_deref()))
+}
+
+#[napi(catch_unwind)]
+pub fn constants() -> Result<Value> {
+    Ok(json!({
+        "alwaysBlockedCidrs": network::ALWAYS_BLOCKED_CIDRS,
+        "safeEnvVars": env_guard::SAFE_ENV_VARS,
+        "forbiddenEnvKeys": env_guard::FORBIDDEN_ENV_KEYS,
+        "forbiddenEnvPrefixes": env_guard::FORBIDDEN_ENV_PREFIXES,
+        "sandboxUidEnv": policy::SANDBOX_UID_ENV,
+        "sandboxGidEnv": policy::SANDBOX_GID_ENV,
+    }))
+}
+
+#[napi(catch_unwind)]
+pub fn detect_capabilities() -> Result<Value> {
+    to_js(&detected_caps())
+}
+
+#[napi(catch_unwind)]
+pub fn reset_capabilities_cache() {
+    capabilities::reset_cache();
+}
+
+#[napi(catch_unwind)]
+pub fn capability_probe_count() -> u32 {
+    capabilities::probe_count() as u32
+}
+
+#[napi(catch_unwind)]
+pub fn build_spawn_hardening(env: Env, input: Unknown) -> Result<Value> {
+    let input = to_input(&env, &input)?;
+    let parsed = (|| -> std::result::Result<_, ArgError> {
+        let policy = policy_arg(field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined), "policy")?;
+        let caps = caps_or_detected(&input, "caps")?;
+        let base_env = string_pairs(field(&input, "baseEnv"), "baseEnv")?;
+        let overrides = string_pairs(field(&input, "envOverrides"), "envOverrides")?;
+        let fs = field(&input, "filesystem");
+        let filesystem = FilesystemInputs {
+            scratch_dir: opt_string(fs.and_then(|f| field(f, "scratchDir")), "filesystem.scratchDir")?,
+            node_modules_dir: opt_string(fs.and_then(|f| field(f, "nodeModulesDir")), "filesystem.nodeModulesDir")?,
+            interpreter_path: opt_string(fs.and_then(|f| field(f, "interpreterPath")), "filesystem.interpreterPath")?,
+        };
+        Ok((
+            policy,
+            caps,
+            base_env,
+            overrides,
+            filesystem,
+            opt_string(field(&input, "nftRulesetPath"), "nftRulesetPath")?,
+            opt_string(field(&input, "rootlessLauncherPath"), "rootlessLauncherPath")?,
+            opt_bool(field(&input, "appliesNodeMemoryCap"), "appliesNodeMemoryCap")?.unwrap_or(false),
+        ))
+    })();
+    let (policy, caps, base_env, overrides, filesystem, nft_path, launcher_path, node_cap) = match parsed {
+        Ok(p) => p,
+        Err(e) => return Ok(arg_failure(e)),
+    };
+    let hardening_input = HardeningInput {
+        policy: &policy,
+        caps: &caps,
+        base_env: base_env.into_iter().collect(),
+        env_overrides: overrides,
+        filesystem,
+        nft_ruleset_path: nft_path,
+        rootless_launcher_path: launcher_path,
+        applies_node_memory_cap: node_cap,
+        supervisor_ids: supervisor_ids(),
+        paths: &RealHostPaths,
+    };
+    Ok(match plan::build_spawn_hardening(&hardening_input) {
+        Ok(h) => ok(json!({
+            "env": h.env,
+            "droppedEnvKeys": h.dropped_env_keys,
+            "uid": h.uid,
+            "gid": h.gid,
+            "maxOutputBytes": h.max_output_bytes,
+            "nodeMemoryFlagEnv": h.node_memory_flag_env,
+            "nftRuleset": h.nft_ruleset,
+            "rootlessLauncher": h.rootless_launcher,
+            "effective": to_js(&h.effective)?,
+            "launch": to_js(&h.launch)?,
+        })),
+        Err(e) => unavailable_failure(&e),
+    })
+}
+
+fn supervisor_ids() -> (u32, u32) {
+    // SAFETY: these calls cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+#[napi(catch_unwind)]
+pub fn build_network_layer(env: Env, input: Unknown) -> Result<Value> {
+    let input = to_input(&env, &input)?;
+    let parsed = (|| -> std::result::Result<_, ArgError> {
+        let network = args::network_arg(field(&input, "policy"), "policy")?;
+        let caps = caps_or_detected(&input, "caps")?;
+        Ok((network, caps))
+    })();
+    Ok(match parsed {
+        Ok((network, caps)) => ok(to_js(&network::build_network_layer(&network, &caps))?),
+        Err(e) => arg_failure(e),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn build_egress_nft_rules(env: Env, input: Unknown) -> Result<Value> {
+    let input = to_input(&env, &input)?;
+    let parsed = (|| -> std::result::Result<_, ArgError> {
+        let mode = match opt_string(field(&input, "mode"), "mode")?.as_deref() {
+            Some("allowlist") => network::EgressRulesMode::Allowlist,
+            Some("metadata-only") => network::EgressRulesMode::MetadataOnly,
+            _ => return Err(ArgError::invalid("mode", "expected \"allowlist\" or \"metadata-only\"")),
+        };
+        let allow = string_list(field(&input, "allow"), "allow")?;
+        let deny = opt_bool(field(&input, "denyMetadata"), "denyMetadata")?
+            .ok_or_else(|| ArgError::invalid("denyMetadata", "expected boolean"))?;
+        Ok((mode, allow, deny))
+    })();
+    Ok(match parsed {
+        Ok((mode, allow, deny)) => match network::build_egress_nft_rules(mode, &allow, deny) {
+            Ok(rules) => ok(Value::String(rules)),
+            Err(e) => policy_failure(&e),
+        },
+        Err(e) => arg_failure(e),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn summarize_capabilities(env: Env, caps: Unknown) -> Result<Value> {
+    let caps = to_input(&env, &caps)?;
+    Ok(match caps_arg(&caps, "caps") {
+        Ok(c) => ok(to_js(&observability::summarize_capabilities(&c))?),
+        Err(e) => arg_failure(e),
+    })
+}
+
+/// Never fails: a malformed policy or caps object is reported as a downgrade.
+#[napi(catch_unwind)]
+pub fn describe_effective_default(env: Env, input: Unknown) -> Result<Value> {
+    let input = to_input(&env, &input).unwrap_or(script_sandbox_core::input::Input::Undefined);
+    let caps = caps_or_detected(&input, "caps");
+    let policy = policy_arg(field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined), "policy");
+    match (policy, caps) {
+        (Ok(p), Ok(c)) => to_js(&plan::describe_effective_default(&p, &c, &RealHostPaths)),
+        (p, c) => {
+            let platform = c.as_ref().map(|c| c.platform.as_str()).unwrap_or(std::env::consts::OS).to_string();
+            let problem = match (&p, &c) {
+                (Err(e), _) | (_, Err(e)) => e.to_string(),
+                _ => String::new(),
+            };
+            let requested = p.unwrap_or_else(|_| policy::fail_closed_profile());
+            let downgrades = ["resources", "filesystem", "network", "privilege"]
+                .iter()
+                .map(|layer| json!({ "layer": layer, "reason": format!("cannot describe the effective sandbox: {problem}") }))
+                .collect::<Vec<_>>();
+            Ok(json!({
+                "requested": to_js(&requested)?,
+                "enforced": { "resources": false, "filesystem": false, "network": false, "privilege": false },
+                "downgrades": downgrades,
+                "notes": [],
+                "platform": platform,
+            }))
+        }
+    }
+}
+
+#[napi(catch_unwind)]
+pub fn summarize_run_downgrades(env: Env, effective: Unknown) -> Result<Value> {
+    let effective = to_input(&env, &effective)?;
+    if effective == script_sandbox_core::input::Input::Undefined {
+        return Ok(ok(Value::Null));
+    }
+    Ok(match args::effective_arg(&effective, "effective") {
+        Ok(e) => ok(to_js(&observability::summarize_run_downgrades(&e))?),
+        Err(e) => arg_failure(e),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn assess_readiness(env: Env, caps: Unknown) -> Result<Value> {
+    let caps = to_input(&env, &caps)?;
+    let caps = match caps {
+        script_sandbox_core::input::Input::Undefined => Ok(detected_caps()),
+        ref c => caps_arg(c, "caps"),
+    };
+    Ok(match caps {
+        Ok(c) => ok(to_js(&observability::assess_readiness(&c))?),
+        Err(e) => arg_failure(e),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn format_readiness_banner(env: Env, readiness: Unknown) -> Result<Value> {
+    let readiness = to_input(&env, &readiness)?;
+    Ok(match args::readiness_arg(&readiness, "readiness") {
+        Ok(r) => ok(Value::String(observability::format_readiness_banner(&r))),
+        Err(e) => arg_failure(e),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn truncate_captured_output(env: Env, input: Unknown) -> Result<Value> {
+    let input = to_input(&env, &input)?;
+    let parsed = (|| -> std::result::Result<_, ArgError> {
+        let stdout = opt_string(field(&input, "stdout"), "stdout")?.ok_or_else(|| ArgError::invalid("stdout", "expected string"))?;
+        let stderr = opt_string(field(&input, "stderr"), "stderr")?.ok_or_else(|| ArgError::invalid("stderr", "expected string"))?;
+        let max = args::opt_count(field(&input, "maxOutputBytes"), "maxOutputBytes")?;
+        Ok((stdout, stderr, max))
+    })();
+    Ok(match parsed {
+        Ok((stdout, stderr, max)) => {
+            let (o, e, t) = output::truncate_captured_output(&stdout, &stderr, max);
+            ok(json!({ "stdout": o, "stderr": e, "truncated": t }))
+        }
+        Err(e) => arg_failure(e),
+    })
+}
+
+/// Cancellation senders of in-flight runs, by the id `index.js` assigned.
+fn runs() -> &'static Mutex<HashMap<u32, watch::Sender<bool>>> {
+    static RUNS: OnceLock<Mutex<HashMap<u32, watch::Sender<bool>>>> = OnceLock::new();
+    RUNS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+type ChunkCallback = ThreadsafeFunction<Buffer, (), Buffer, Status, false>;
+
+struct CallbackSink {
+    stdout: Option<ChunkCallback>,
+    stderr: Option<ChunkCallback>,
+}
+
+impl OutputSink for CallbackSink {
+    fn stdout(&self, chunk: &[u8]) {
+        if let Some(cb) = &self.stdout {
+            cb.call(Buffer::from(chunk.to_vec()), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+    fn stderr(&self, chunk: &[u8]) {
+        if let Some(cb) = &self.stderr {
+            cb.call(Buffer::from(chunk.to_vec()), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// Start a run. Options are validated here (synchronously, so errors name
+/// the field); the run itself happens on the tokio runtime.
+#[napi(catch_unwind, ts_return_type = "Promise<unknown>")]
+pub fn run_sandboxed<'env>(
+    env: &'env Env,
+    options: Unknown,
+    run_id: u32,
+    already_aborted: bool,
+    on_stdout: Option<ChunkCallback>,
+    on_stderr: Option<ChunkCallback>,
+) -> Result<PromiseRaw<'env, Value>> {
+    let input = to_input(env, &options)?;
+    let request = args::run_request(&input, detected_caps);
+    let (tx, rx) = watch::channel(already_aborted);
+    let request = match request {
+        Ok(r) => {
+            runs().lock().map_err(|_| napi::Error::from_reason("run registry poisoned"))?.insert(run_id, tx);
+            Ok(r)
+        }
+        Err(e) => Err(arg_failure(e)),
+    };
+    let sink = CallbackSink { stdout: on_stdout, stderr: on_stderr };
+    env.spawn_future(async move {
+        let req = match request {
+            Ok(r) => r,
+            Err(failure) => return Ok(failure),
+        };
+        // A panic inside the run surfaces as a JoinError here, never in JS.
+        let joined = tokio::spawn(async move { run::run_sandboxed(req, &sink, rx).await }).await;
+        if let Ok(mut map) = runs().lock() {
+            map.remove(&run_id);
+        }
+        Ok(match joined {
+            Ok(result) => ok(to_js(&result)?),
+            Err(e) => fail("INTERNAL", format!("the run failed internally: {e}"), json!({})),
+        })
+    })
+}
+
+/// Abort an in-flight run (no-op when it already ended).
+#[napi(catch_unwind)]
+pub fn abort_run(run_id: u32) {
+    if let Ok(map) = runs().lock() {
+        if let Some(tx) = map.get(&run_id) {
+            let _ = tx.send(true);
+        }
+    }
+}
+
+/// Remove a per-run directory and everything a run left in it, including
+/// directories it made unreadable. Used by the ESM runner's `finally`.
+#[napi(catch_unwind)]
+pub fn remove_tree(path: String) {
+    if path.starts_with('/') && path != "/" {
+        script_sandbox_core::scratch::remove_tree(std::path::Path::new(&path));
+    }
+}

@@ -17,6 +17,8 @@ pub enum Input {
     Array(Vec<Input>),
     /// Keys in the caller's order.
     Object(Vec<(String, Input)>),
+    /// A Buffer / Uint8Array's bytes.
+    Bytes(Vec<u8>),
     /// Anything else (function, symbol, bigint, ...), by its `typeof` name.
     Other(String),
 }
@@ -33,6 +35,7 @@ impl Input {
             Input::String(_) => "string",
             Input::Array(_) => "array",
             Input::Object(_) => "object",
+            Input::Bytes(_) => "buffer",
             Input::Other(name) => name,
         }
     }
@@ -55,7 +58,9 @@ impl From<serde_json::Value> for Input {
             Value::Number(n) => Input::Number(n.as_f64().unwrap_or(f64::NAN)),
             Value::String(s) => Input::String(s),
             Value::Array(items) => Input::Array(items.into_iter().map(Input::from).collect()),
-            Value::Object(map) => Input::Object(map.into_iter().map(|(k, v)| (k, Input::from(v))).collect()),
+            Value::Object(map) => {
+                Input::Object(map.into_iter().map(|(k, v)| (k, Input::from(v))).collect())
+            }
         }
     }
 }
@@ -103,9 +108,16 @@ mod tests {
 
     #[test]
     fn paths_render_like_property_access() {
-        let path = vec![PathSegment::from("network"), PathSegment::from("allow"), PathSegment::from(2usize)];
+        let path = vec![
+            PathSegment::from("network"),
+            PathSegment::from("allow"),
+            PathSegment::from(2usize),
+        ];
         assert_eq!(display_path(&path), "network.allow[2]");
-        assert_eq!(serde_json::to_string(&path).unwrap(), r#"["network","allow",2]"#);
+        assert_eq!(
+            serde_json::to_string(&path).unwrap(),
+            r#"["network","allow",2]"#
+        );
     }
 
     #[test]
@@ -115,7 +127,12 @@ mod tests {
             v,
             Input::Object(vec![(
                 "a".into(),
-                Input::Array(vec![Input::Number(1.0), Input::String("x".into()), Input::Null, Input::Bool(true)])
+                Input::Array(vec![
+                    Input::Number(1.0),
+                    Input::String("x".into()),
+                    Input::Null,
+                    Input::Bool(true)
+                ])
             )])
         );
         assert_eq!(Input::Number(f64::NAN).type_name(), "nan");

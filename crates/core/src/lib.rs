@@ -5,6 +5,7 @@
 //! one launched run on tokio.
 
 pub mod capabilities;
+pub mod egress;
 pub mod env;
 pub mod input;
 pub mod network;
@@ -14,3 +15,4 @@ pub mod plan;
 pub mod policy;
 pub mod report;
 pub mod run;
+pub mod scratch;

@@ -58,7 +58,11 @@ pub struct EffectiveSandbox {
 
 impl EffectiveSandbox {
     /// The report of a run that was refused or never started: nothing enforced.
-    pub fn refused(requested: SandboxPolicy, downgrades: Vec<SandboxDowngrade>, platform: &str) -> Self {
+    pub fn refused(
+        requested: SandboxPolicy,
+        downgrades: Vec<SandboxDowngrade>,
+        platform: &str,
+    ) -> Self {
         EffectiveSandbox {
             requested,
             enforced: EnforcedLayers::default(),
@@ -78,7 +82,10 @@ pub struct SandboxUnavailable {
 
 /// `sandbox unavailable: <layer>: <reason>; ...`
 pub fn unavailable_message(downgrades: &[SandboxDowngrade]) -> String {
-    let parts: Vec<String> = downgrades.iter().map(|d| format!("{}: {}", d.layer.as_str(), d.reason)).collect();
+    let parts: Vec<String> = downgrades
+        .iter()
+        .map(|d| format!("{}: {}", d.layer.as_str(), d.reason))
+        .collect();
     format!("sandbox unavailable: {}", parts.join("; "))
 }
 
@@ -89,9 +96,18 @@ mod tests {
     #[test]
     fn unavailable_message_lists_every_downgrade() {
         let d = vec![
-            SandboxDowngrade { layer: SandboxLayer::Network, reason: "no netns".into() },
-            SandboxDowngrade { layer: SandboxLayer::Privilege, reason: "root".into() },
+            SandboxDowngrade {
+                layer: SandboxLayer::Network,
+                reason: "no netns".into(),
+            },
+            SandboxDowngrade {
+                layer: SandboxLayer::Privilege,
+                reason: "root".into(),
+            },
         ];
-        assert_eq!(SandboxUnavailable { downgrades: d }.to_string(), "sandbox unavailable: network: no netns; privilege: root");
+        assert_eq!(
+            SandboxUnavailable { downgrades: d }.to_string(),
+            "sandbox unavailable: network: no netns; privilege: root"
+        );
     }
 }
