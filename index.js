@@ -245,6 +245,23 @@ function shellQuote(value) {
 
 let nextRunId = 1
 
+/**
+ * Wrap a chunk callback for the native side: empty chunks (the end-of-run
+ * flush) are not passed on, and a throwing callback cannot take the process
+ * down from a native call; its error becomes a warning.
+ */
+function deliver(callback) {
+  if (callback === undefined) return undefined
+  return (chunk) => {
+    if (chunk.length === 0) return
+    try {
+      callback(chunk)
+    } catch (error) {
+      process.emitWarning(`script-sandbox: output callback threw: ${error?.stack ?? error}`)
+    }
+  }
+}
+
 function abortedResult(policy) {
   return {
     exitCode: -1,
@@ -296,8 +313,8 @@ async function runSandboxed(options) {
       { ...rest, policy },
       id,
       signal?.aborted ?? false,
-      onStdout === undefined ? undefined : (err, chunk) => (err ? undefined : onStdout(chunk)),
-      onStderr === undefined ? undefined : (err, chunk) => (err ? undefined : onStderr(chunk)),
+      deliver(onStdout),
+      deliver(onStderr),
     )
     const result = unwrap(outcome)
     if (result.aborted && result.sandbox === undefined) return abortedResult(policy)

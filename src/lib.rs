@@ -405,7 +405,16 @@ pub fn run_sandboxed<'env>(
             Err(failure) => return Ok(failure),
         };
         // A panic inside the run surfaces as a JoinError here, never in JS.
-        let joined = tokio::spawn(async move { run::run_sandboxed(req, &sink, rx).await }).await;
+        let joined = tokio::spawn(async move {
+            let result = run::run_sandboxed(req, &sink, rx).await;
+            // Each callback queue is FIFO: an empty chunk sent last and awaited
+            // means every real chunk was delivered before the promise settles.
+            for callback in [&sink.stdout, &sink.stderr].into_iter().flatten() {
+                let _ = callback.call_async(Buffer::from(Vec::new())).await;
+            }
+            result
+        })
+        .await;
         if let Ok(mut map) = runs().lock() {
             map.remove(&run_id);
         }

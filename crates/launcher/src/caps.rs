@@ -34,10 +34,20 @@ pub struct CapSets {
 }
 
 pub fn get() -> Result<CapSets, Errno> {
-    let mut hdr = CapHeader { version: CAP_VERSION_3, pid: 0 };
+    let mut hdr = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
     let mut data = [CapData::default(); 2];
     // SAFETY: capget writes two CapData words for version 3.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) } < 0 {
+    if unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    } < 0
+    {
         return Err(Errno::last());
     }
     let join = |lo: u32, hi: u32| (lo as u64) | ((hi as u64) << 32);
@@ -49,14 +59,25 @@ pub fn get() -> Result<CapSets, Errno> {
 }
 
 pub fn set(sets: CapSets) -> Result<(), Errno> {
-    let mut hdr = CapHeader { version: CAP_VERSION_3, pid: 0 };
+    let mut hdr = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
     let split = |v: u64| (v as u32, (v >> 32) as u32);
     let (e0, e1) = split(sets.effective);
     let (p0, p1) = split(sets.permitted);
     let (i0, i1) = split(sets.inheritable);
     let data = [
-        CapData { effective: e0, permitted: p0, inheritable: i0 },
-        CapData { effective: e1, permitted: p1, inheritable: i1 },
+        CapData {
+            effective: e0,
+            permitted: p0,
+            inheritable: i0,
+        },
+        CapData {
+            effective: e1,
+            permitted: p1,
+            inheritable: i1,
+        },
     ];
     // SAFETY: capset reads the header and two CapData words.
     if unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) } < 0 {
@@ -82,7 +103,15 @@ pub fn last_cap() -> u32 {
 /// Empty the ambient set (ignored on kernels older than 4.3, which have none).
 pub fn clear_ambient() -> StepResult<()> {
     // SAFETY: prctl with integer arguments.
-    let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     if r < 0 && Errno::last() != Errno::EINVAL {
         return Err(Errno::last()).step("capabilities", "clear ambient set");
     }
@@ -94,7 +123,9 @@ pub fn clear_ambient() -> StepResult<()> {
 /// process holds no capability to regain in the first place and
 /// `no_new_privs` (set later) keeps file capabilities from adding any.
 pub fn drop_bounding(keep: Option<u32>) -> StepResult<()> {
-    let have_setpcap = get().map(|c| c.effective & (1 << CAP_SETPCAP) != 0).unwrap_or(false);
+    let have_setpcap = get()
+        .map(|c| c.effective & (1 << CAP_SETPCAP) != 0)
+        .unwrap_or(false);
     for cap in 0..=last_cap() {
         if Some(cap) == keep {
             continue;
@@ -113,7 +144,10 @@ pub fn drop_bounding(keep: Option<u32>) -> StepResult<()> {
         }
         // SAFETY: prctl with integer arguments.
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } < 0 {
-            return Err(Errno::last()).step("capabilities", &format!("drop capability {cap} from the bounding set"));
+            return Err(Errno::last()).step(
+                "capabilities",
+                &format!("drop capability {cap} from the bounding set"),
+            );
         }
     }
     Ok(())
@@ -134,10 +168,21 @@ pub fn clear_all() -> StepResult<()> {
 pub fn keep_only_across_exec(cap: u32, step: &str) -> StepResult<()> {
     drop_bounding(Some(cap))?;
     let bit = 1u64 << cap;
-    set(CapSets { effective: bit, permitted: bit, inheritable: bit }).step(step, "capset")?;
+    set(CapSets {
+        effective: bit,
+        permitted: bit,
+        inheritable: bit,
+    })
+    .step(step, "capset")?;
     // SAFETY: prctl with integer arguments.
     let r = unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            cap as libc::c_ulong,
+            0,
+            0,
+        )
     };
     if r < 0 {
         return Err(Errno::last()).step(step, "raise ambient capability");

@@ -19,6 +19,10 @@ use crate::{caps, exec, fds, ids, landlock, rlimits, seccomp};
 pub struct Context {
     /// The user namespace was created with setgroups "deny".
     pub setgroups_denied: bool,
+    /// The run has its own PID namespace. Only then does the command get its
+    /// own session: without one, the supervisor kills the run through the
+    /// launcher's process group, which the command must stay in.
+    pub own_session: bool,
 }
 
 /// Apply every restriction and exec. Returns only the error that stopped it.
@@ -32,7 +36,10 @@ pub fn run(process: &ProcessSpec, ctx: &Context, init: libc::pid_t) -> StepError
 
 fn restrict(process: &ProcessSpec, ctx: &Context, init: libc::pid_t) -> StepResult<()> {
     reset_signals()?;
-    setsid().step("setsid", "setsid")?;
+    if ctx.own_session {
+        // No controlling terminal to inject keystrokes into (TIOCSTI).
+        setsid().step("setsid", "setsid")?;
+    }
     caps::clear_ambient()?;
     caps::drop_bounding(None)?;
     if let Some(ids) = &process.switch_to {
@@ -41,7 +48,16 @@ fn restrict(process: &ProcessSpec, ctx: &Context, init: libc::pid_t) -> StepResu
     caps::clear_all()?;
     // A credential change clears the death signal; set it afterwards.
     // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } < 0 {
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } < 0
+    {
         return Err(Errno::last()).step("pdeathsig", "prctl(PR_SET_PDEATHSIG)");
     }
     if nix::unistd::getppid().as_raw() != init {
@@ -75,5 +91,6 @@ fn reset_signals() -> StepResult<()> {
         // reserved real-time signals) are harmless.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).step("signals", "sigprocmask")
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .step("signals", "sigprocmask")
 }

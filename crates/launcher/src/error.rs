@@ -15,7 +15,11 @@ pub struct StepError {
 impl StepError {
     /// A failure that has no errno (bad input, a helper's exit status...).
     pub fn msg(step: impl Into<String>, message: impl Into<String>) -> Self {
-        StepError { step: step.into(), errno: None, message: message.into() }
+        StepError {
+            step: step.into(),
+            errno: None,
+            message: message.into(),
+        }
     }
 
     /// A failed syscall: `what` names the call, the errno text follows.
@@ -34,11 +38,19 @@ impl StepError {
             Some(n) => Errno::from_raw(n).desc().to_string(),
             None => err.to_string(),
         };
-        StepError { step: step.into(), errno, message: format!("{what}: {text}") }
+        StepError {
+            step: step.into(),
+            errno,
+            message: format!("{what}: {text}"),
+        }
     }
 
     pub fn to_event(&self) -> LauncherEvent {
-        LauncherEvent::Error { step: self.step.clone(), errno: self.errno, message: self.message.clone() }
+        LauncherEvent::Error {
+            step: self.step.clone(),
+            errno: self.errno,
+            message: self.message.clone(),
+        }
     }
 }
 
@@ -79,7 +91,11 @@ pub fn guard<T>(step: &str, f: impl FnOnce() -> StepResult<T>) -> StepResult<T> 
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(_) => {
-            let text = LAST_PANIC.lock().ok().and_then(|mut s| s.take()).unwrap_or_else(|| "panic".into());
+            let text = LAST_PANIC
+                .lock()
+                .ok()
+                .and_then(|mut s| s.take())
+                .unwrap_or_else(|| "panic".into());
             Err(StepError::msg(step, format!("internal error: {text}")))
         }
     }

@@ -21,15 +21,32 @@ pub fn candidates(argv0: &str, env: &[(String, String)]) -> Vec<String> {
     if argv0.contains('/') {
         return vec![argv0.to_string()];
     }
-    let path = env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or(DEFAULT_PATH);
-    path.split(':').map(|dir| if dir.is_empty() { format!("./{argv0}") } else { format!("{dir}/{argv0}") }).collect()
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or(DEFAULT_PATH);
+    path.split(':')
+        .map(|dir| {
+            if dir.is_empty() {
+                format!("./{argv0}")
+            } else {
+                format!("{dir}/{argv0}")
+            }
+        })
+        .collect()
 }
 
 /// Replace this process with the command. Only returns on failure.
 pub fn exec(process: &ProcessSpec) -> StepError {
     let argv0 = &process.argv[0];
     let argv: Vec<CString> = process.argv.iter().map(|a| cstring(a)).collect();
-    let envp: Vec<CString> = process.env.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect();
+    let envp: Vec<CString> = process
+        .env
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}")))
+        .collect();
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
@@ -69,6 +86,9 @@ mod tests {
         let env = vec![("PATH".to_string(), "/a::/b".to_string())];
         assert_eq!(candidates("sh", &env), vec!["/a/sh", "./sh", "/b/sh"]);
         assert_eq!(candidates("/bin/sh", &env), vec!["/bin/sh"]);
-        assert_eq!(candidates("x", &[]), vec!["/usr/local/bin/x", "/usr/bin/x", "/bin/x"]);
+        assert_eq!(
+            candidates("x", &[]),
+            vec!["/usr/local/bin/x", "/usr/bin/x", "/bin/x"]
+        );
     }
 }

@@ -25,12 +25,20 @@ pub fn set_cloexec(fd: RawFd) -> Result<(), Errno> {
 pub fn cloexec_from(first: RawFd) -> Result<(), Errno> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
     let r = unsafe {
-        libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC)
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
     };
     if r == 0 {
         return Ok(());
     }
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we pass.
     let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
         lim.rlim_cur.min(1 << 20) as RawFd
@@ -68,7 +76,11 @@ pub fn detach_stdio() {
 
 /// True when every writer of the pipe `fd` is gone (POLLHUP).
 pub fn peer_closed(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd { fd, events: 0, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
     // SAFETY: polling one pollfd with a zero timeout.
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     n > 0 && pfd.revents & libc::POLLHUP != 0

@@ -24,10 +24,16 @@ pub fn switch_to(ids: &Ids, setgroups_denied: bool) -> StepResult<()> {
     let g = getresgid().step("setresgid", "getresgid")?;
     let u = getresuid().step("setresuid", "getresuid")?;
     if [g.real, g.effective, g.saved] != [gid; 3] {
-        return Err(Errno::EPERM).step("setresgid", &format!("gid is not {} after setresgid", ids.gid));
+        return Err(Errno::EPERM).step(
+            "setresgid",
+            &format!("gid is not {} after setresgid", ids.gid),
+        );
     }
     if [u.real, u.effective, u.saved] != [uid; 3] {
-        return Err(Errno::EPERM).step("setresuid", &format!("uid is not {} after setresuid", ids.uid));
+        return Err(Errno::EPERM).step(
+            "setresuid",
+            &format!("uid is not {} after setresuid", ids.uid),
+        );
     }
     Ok(())
 }
@@ -40,7 +46,13 @@ pub fn switch_to(ids: &Ids, setgroups_denied: bool) -> StepResult<()> {
 pub fn enter_mapped(map: &IdMap) -> StepResult<()> {
     let gid = Gid::from_raw(map.inside_gid);
     let uid = Uid::from_raw(map.inside_uid);
-    setresgid(gid, gid, gid).step("idmap", &format!("setresgid({}) in the user namespace", map.inside_gid))?;
-    setresuid(uid, uid, uid).step("idmap", &format!("setresuid({}) in the user namespace", map.inside_uid))?;
+    setresgid(gid, gid, gid).step(
+        "idmap",
+        &format!("setresgid({}) in the user namespace", map.inside_gid),
+    )?;
+    setresuid(uid, uid, uid).step(
+        "idmap",
+        &format!("setresuid({}) in the user namespace", map.inside_uid),
+    )?;
     Ok(())
 }

@@ -46,14 +46,23 @@ pub fn run(spec: &LaunchSpec, ctx: &Context, sync_r: RawFd) -> i32 {
 
 fn arm_death_signal() {
     // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
 }
 
 fn supervise(spec: &LaunchSpec, ctx: &Context) -> Result<i32, StepError> {
     setup::run(&spec.setup)?;
 
     let init = init_pid();
-    let (exec_r, exec_w) = fds::pipe().map_err(|e| StepError::sys("fork", "exec status pipe", e))?;
+    let (exec_r, exec_w) =
+        fds::pipe().map_err(|e| StepError::sys("fork", "exec status pipe", e))?;
     // SAFETY: single-threaded; the child only runs our own code until exec.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -89,9 +98,15 @@ fn supervise(spec: &LaunchSpec, ctx: &Context) -> Result<i32, StepError> {
         return Ok(1);
     }
     let event = if libc::WIFSIGNALED(status) {
-        LauncherEvent::Exited { code: None, signal: Some(libc::WTERMSIG(status)) }
+        LauncherEvent::Exited {
+            code: None,
+            signal: Some(libc::WTERMSIG(status)),
+        }
     } else {
-        LauncherEvent::Exited { code: Some(libc::WEXITSTATUS(status)), signal: None }
+        LauncherEvent::Exited {
+            code: Some(libc::WEXITSTATUS(status)),
+            signal: None,
+        }
     };
     spec_io::report(&event);
     Ok(0)

@@ -28,7 +28,11 @@ fn err(e: impl std::fmt::Display) -> StepError {
 /// Access for one path: files cannot carry directory-only rights.
 fn access_for(path: &Path, wanted: BitFlags<AccessFs>) -> Option<BitFlags<AccessFs>> {
     let meta = std::fs::metadata(path).ok()?;
-    Some(if meta.is_dir() { wanted } else { wanted & AccessFs::from_file(TARGET_ABI) })
+    Some(if meta.is_dir() {
+        wanted
+    } else {
+        wanted & AccessFs::from_file(TARGET_ABI)
+    })
 }
 
 pub fn apply(rules: &LandlockRules) -> StepResult<()> {
@@ -37,7 +41,12 @@ pub fn apply(rules: &LandlockRules) -> StepResult<()> {
         ruleset = ruleset
             .set_compatibility(CompatLevel::HardRequirement)
             .handle_access(AccessFs::from_all(REQUIRED_ABI))
-            .map_err(|e| StepError::msg("landlock", format!("kernel cannot enforce the required fence: {e}")))?;
+            .map_err(|e| {
+                StepError::msg(
+                    "landlock",
+                    format!("kernel cannot enforce the required fence: {e}"),
+                )
+            })?;
     }
     let mut created = ruleset
         .set_compatibility(CompatLevel::BestEffort)
@@ -45,12 +54,17 @@ pub fn apply(rules: &LandlockRules) -> StepResult<()> {
         .map_err(err)?
         .create()
         .map_err(err)?;
-    let groups = [(&rules.read_only, AccessFs::from_read(TARGET_ABI)), (&rules.read_write, AccessFs::from_all(TARGET_ABI))];
+    let groups = [
+        (&rules.read_only, AccessFs::from_read(TARGET_ABI)),
+        (&rules.read_write, AccessFs::from_all(TARGET_ABI)),
+    ];
     for (paths, wanted) in groups {
         for p in paths {
             let path = Path::new(p);
             // Paths that do not exist in this root are simply not granted.
-            let Some(access) = access_for(path, wanted) else { continue };
+            let Some(access) = access_for(path, wanted) else {
+                continue;
+            };
             let Ok(fd) = PathFd::new(path) else { continue };
             created = created
                 .add_rule(PathBeneath::new(fd, access))
@@ -59,7 +73,10 @@ pub fn apply(rules: &LandlockRules) -> StepResult<()> {
     }
     let status = created.restrict_self().map_err(err)?;
     if rules.required && status.ruleset == RulesetStatus::NotEnforced {
-        return Err(StepError::msg("landlock", "Landlock is not supported or not enabled by this kernel"));
+        return Err(StepError::msg(
+            "landlock",
+            "Landlock is not supported or not enabled by this kernel",
+        ));
     }
     Ok(())
 }

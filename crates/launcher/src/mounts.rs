@@ -76,14 +76,22 @@ fn create_dest(path: &Path, kind: Kind) -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
                 mkdir_p(parent)?;
             }
-            OpenOptions::new().write(true).create(true).truncate(false).open(path).map(|_| ())
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map(|_| ())
         }
     }
 }
 
 fn absolute(step: &str, path: &str) -> StepResult<PathBuf> {
     if !path.starts_with('/') {
-        return Err(StepError::msg(step, format!("path must be absolute: {path}")));
+        return Err(StepError::msg(
+            step,
+            format!("path must be absolute: {path}"),
+        ));
     }
     Ok(PathBuf::from(path))
 }
@@ -172,12 +180,17 @@ fn locked_flags(path: &Path) -> Result<MsFlags, Errno> {
 /// Mount points at or below `top`, from this process's mountinfo (paths as
 /// seen from our current root), top first.
 fn mounts_under(top: &Path) -> Option<Vec<PathBuf>> {
-    let text = ["/proc/self/mountinfo", &format!("{HOST_DIR}/proc/self/mountinfo")]
-        .iter()
-        .find_map(|p| fs::read_to_string(p).ok())?;
+    let text = [
+        "/proc/self/mountinfo",
+        &format!("{HOST_DIR}/proc/self/mountinfo"),
+    ]
+    .iter()
+    .find_map(|p| fs::read_to_string(p).ok())?;
     let mut out: Vec<PathBuf> = Vec::new();
     for line in text.lines() {
-        let Some(field) = line.split(' ').nth(4) else { continue };
+        let Some(field) = line.split(' ').nth(4) else {
+            continue;
+        };
         let mp = PathBuf::from(unescape_mountinfo(field));
         if mp.starts_with(top) && !out.contains(&mp) {
             out.push(mp);
@@ -193,7 +206,10 @@ fn unescape_mountinfo(s: &str) -> OsString {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -213,7 +229,13 @@ impl Mounts {
     /// nothing propagates back to the host.
     fn ensure_private(&mut self) -> StepResult<()> {
         if !self.private {
-            let r = mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>);
+            let r = mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            );
             ms("mount propagation", "make / recursively private", r)?;
             self.private = true;
         }
@@ -242,9 +264,17 @@ impl Mounts {
             return Err(StepError::msg(step, "a new root was already started"));
         }
         self.ensure_private()?;
-        self.tmpfs_at(step, Path::new(BASE), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "mode=0755")?;
+        self.tmpfs_at(
+            step,
+            Path::new(BASE),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            "mode=0755",
+        )?;
         let parked = format!("{BASE}{HOST_DIR}");
-        DirBuilder::new().mode(0o700).create(&parked).step(step, &format!("mkdir {parked}"))?;
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&parked)
+            .step(step, &format!("mkdir {parked}"))?;
         pivot_root(BASE, parked.as_str()).step("pivot_root", "pivot_root into the new root")?;
         chdir("/").step(step, "chdir /")?;
         self.building = true;
@@ -265,10 +295,24 @@ impl Mounts {
         create_dest(&dst, kind).step(step, &format!("create {dest}"))?;
         // The mount point as the kernel will list it (symlinks resolved).
         let dst = fs::canonicalize(&dst).step(step, &format!("resolve {dest}"))?;
-        let r = mount(Some(&src), &dst, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>);
-        ms(step, &format!("bind {} on {}", src.display(), dst.display()), r)?;
+        let r = mount(
+            Some(&src),
+            &dst,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        );
+        ms(
+            step,
+            &format!("bind {} on {}", src.display(), dst.display()),
+            r,
+        )?;
 
-        let extra = if readonly { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+        let extra = if readonly {
+            MsFlags::MS_RDONLY
+        } else {
+            MsFlags::empty()
+        };
         self.remount_bind(step, &dst, extra)?;
         if readonly {
             // A recursive bind carries submounts (e.g. /etc/resolv.conf in a
@@ -286,7 +330,12 @@ impl Mounts {
     /// flags the kernel locks.
     fn remount_bind(&self, step: &str, path: &Path, extra: MsFlags) -> StepResult<()> {
         let locked = locked_flags(path).step(step, &format!("statvfs {}", path.display()))?;
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | locked | extra;
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | locked
+            | extra;
         let r = mount(None::<&str>, path, None::<&str>, flags, None::<&str>);
         ms(step, &format!("remount {}", path.display()), r)
     }
@@ -320,8 +369,14 @@ impl Mounts {
         let dst = absolute(step, dest)?;
         // Open the host nodes first: without a new root, the tmpfs below may
         // cover the very /dev they come from.
-        const NODES: [(&str, bool); 6] =
-            [("null", true), ("zero", true), ("full", false), ("random", true), ("urandom", true), ("tty", false)];
+        const NODES: [(&str, bool); 6] = [
+            ("null", true),
+            ("zero", true),
+            ("full", false),
+            ("random", true),
+            ("urandom", true),
+            ("tty", false),
+        ];
         let mut sources: Vec<(&str, PathBuf, OwnedFd)> = Vec::new();
         for (name, required) in NODES {
             let host = format!("/dev/{name}");
@@ -337,14 +392,29 @@ impl Mounts {
             }
         }
         mkdir_p(&dst).step(step, &format!("mkdir {dest}"))?;
-        self.tmpfs_at(step, &dst, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "mode=0755")?;
+        self.tmpfs_at(
+            step,
+            &dst,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            "mode=0755",
+        )?;
         for (name, path, fd) in &sources {
             let node = dst.join(name);
             create_dest(&node, Kind::File).step(step, &format!("create {}", node.display()))?;
             // In a new root the parked host path is never covered; otherwise
             // go through the fd opened before the tmpfs went on.
-            let src = if self.building { path.clone() } else { PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())) };
-            let r = mount(Some(&src), &node, None::<&str>, MsFlags::MS_BIND, None::<&str>);
+            let src = if self.building {
+                path.clone()
+            } else {
+                PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            };
+            let r = mount(
+                Some(&src),
+                &node,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            );
             ms(step, &format!("bind /dev/{name}"), r)?;
         }
         for (link, target) in [
@@ -354,7 +424,8 @@ impl Mounts {
             ("stderr", "/proc/self/fd/2"),
             ("ptmx", "pts/ptmx"),
         ] {
-            std::os::unix::fs::symlink(target, dst.join(link)).step(step, &format!("symlink {link}"))?;
+            std::os::unix::fs::symlink(target, dst.join(link))
+                .step(step, &format!("symlink {link}"))?;
         }
         let pts = dst.join("pts");
         mkdir_p(&pts).step(step, "mkdir pts")?;
@@ -369,7 +440,12 @@ impl Mounts {
         );
         let shm = dst.join("shm");
         mkdir_p(&shm).step(step, "mkdir shm")?;
-        self.tmpfs_at(step, &shm, MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "mode=1777")
+        self.tmpfs_at(
+            step,
+            &shm,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            "mode=1777",
+        )
     }
 
     pub fn finish_root(&mut self) -> StepResult<()> {
@@ -379,7 +455,11 @@ impl Mounts {
         }
         umount2(HOST_DIR, MntFlags::MNT_DETACH).step(step, "detach the host tree")?;
         fs::remove_dir(HOST_DIR).step(step, &format!("rmdir {HOST_DIR}"))?;
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV;
         let r = mount(None::<&str>, "/", None::<&str>, flags, None::<&str>);
         ms(step, "remount / read-only", r)?;
         chdir("/").step(step, "chdir /")?;
@@ -392,7 +472,10 @@ impl Mounts {
     /// refuse to run the command then.
     pub fn check_complete(&self) -> StepResult<()> {
         if self.building {
-            return Err(StepError::msg("finishRoot", "newRoot was never finished; refusing to expose the host tree"));
+            return Err(StepError::msg(
+                "finishRoot",
+                "newRoot was never finished; refusing to expose the host tree",
+            ));
         }
         Ok(())
     }
@@ -411,9 +494,18 @@ mod tests {
         std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
         std::os::unix::fs::symlink("/usr/lib/ld.so", root.join("usr/lib/abs")).unwrap();
         std::os::unix::fs::symlink("../../..", root.join("usr/lib/up")).unwrap();
-        assert_eq!(resolve_in(&root, "/lib/ld.so").unwrap(), root.join("usr/lib/ld.so"));
-        assert_eq!(resolve_in(&root, "/lib/abs").unwrap(), root.join("usr/lib/ld.so"));
-        assert_eq!(resolve_in(&root, "/usr/lib/up/usr").unwrap(), root.join("usr"));
+        assert_eq!(
+            resolve_in(&root, "/lib/ld.so").unwrap(),
+            root.join("usr/lib/ld.so")
+        );
+        assert_eq!(
+            resolve_in(&root, "/lib/abs").unwrap(),
+            root.join("usr/lib/ld.so")
+        );
+        assert_eq!(
+            resolve_in(&root, "/usr/lib/up/usr").unwrap(),
+            root.join("usr")
+        );
         assert_eq!(resolve_in(&root, "/../../usr").unwrap(), root.join("usr"));
         assert_eq!(resolve_in(&root, "/missing"), Err(Errno::ENOENT));
         std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
@@ -423,7 +515,10 @@ mod tests {
 
     #[test]
     fn mountinfo_escapes_are_decoded() {
-        assert_eq!(unescape_mountinfo("/a\\040b\\134c"), OsString::from("/a b\\c"));
+        assert_eq!(
+            unescape_mountinfo("/a\\040b\\134c"),
+            OsString::from("/a b\\c")
+        );
         assert_eq!(unescape_mountinfo("/plain"), OsString::from("/plain"));
     }
 }

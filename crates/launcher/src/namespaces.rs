@@ -70,15 +70,28 @@ pub fn write_id_maps(child: Pid, map: &IdMap, deny_setgroups: bool) -> StepResul
     if deny_setgroups {
         write_proc(&format!("{base}/setgroups"), "deny", "setgroups deny")?;
     }
-    write_proc(&format!("{base}/uid_map"), &format!("{} {} 1\n", map.inside_uid, map.outside_uid), "uid_map")?;
-    write_proc(&format!("{base}/gid_map"), &format!("{} {} 1\n", map.inside_gid, map.outside_gid), "gid_map")?;
+    write_proc(
+        &format!("{base}/uid_map"),
+        &format!("{} {} 1\n", map.inside_uid, map.outside_uid),
+        "uid_map",
+    )?;
+    write_proc(
+        &format!("{base}/gid_map"),
+        &format!("{} {} 1\n", map.inside_gid, map.outside_gid),
+        "gid_map",
+    )?;
     Ok(())
 }
 
 /// The kernel wants each map written in a single `write(2)`.
 fn write_proc(path: &str, content: &str, step: &str) -> StepResult<()> {
-    let mut file = OpenOptions::new().write(true).open(path).step(step, &format!("open {path}"))?;
-    let n = file.write(content.as_bytes()).step(step, &format!("write {path}"))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .step(step, &format!("open {path}"))?;
+    let n = file
+        .write(content.as_bytes())
+        .step(step, &format!("write {path}"))?;
     if n != content.len() {
         return Err(Errno::EIO).step(step, &format!("short write to {path}"));
     }
@@ -93,12 +106,32 @@ mod tests {
     fn flags_follow_the_requested_namespaces() {
         let none = Namespaces::default();
         assert_eq!(clone_flags(&none), libc::SIGCHLD as libc::c_ulong);
-        let all = Namespaces { user: true, mount: true, pid: true, ipc: true, uts: true, net: true };
+        let all = Namespaces {
+            user: true,
+            mount: true,
+            pid: true,
+            ipc: true,
+            uts: true,
+            net: true,
+        };
         let f = clone_flags(&all);
-        for flag in [libc::CLONE_NEWUSER, libc::CLONE_NEWNS, libc::CLONE_NEWPID, libc::CLONE_NEWIPC, libc::CLONE_NEWUTS, libc::CLONE_NEWNET] {
+        for flag in [
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWNET,
+        ] {
             assert_ne!(f & flag as libc::c_ulong, 0);
         }
-        let net_only = Namespaces { net: true, ..Default::default() };
-        assert_eq!(clone_flags(&net_only), (libc::SIGCHLD | libc::CLONE_NEWNET) as libc::c_ulong);
+        let net_only = Namespaces {
+            net: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            clone_flags(&net_only),
+            (libc::SIGCHLD | libc::CLONE_NEWNET) as libc::c_ulong
+        );
     }
 }

@@ -46,13 +46,20 @@ pub fn load_nft(nft: &str, ruleset: &str, table: &str) -> StepResult<()> {
     let step = format!("nft {table}");
     let (status, output) = run_nft(&step, nft, &["-f", "-"], Some(ruleset))?;
     if status != 0 {
-        return Err(StepError::msg(&step, format!("nft -f failed ({}): {}", describe(status), output.trim())));
+        return Err(StepError::msg(
+            &step,
+            format!("nft -f failed ({}): {}", describe(status), output.trim()),
+        ));
     }
     let (status, output) = run_nft(&step, nft, &["list", "table", "inet", table], None)?;
     if status != 0 {
         return Err(StepError::msg(
             &step,
-            format!("table inet {table} is not loaded ({}): {}", describe(status), output.trim()),
+            format!(
+                "table inet {table} is not loaded ({}): {}",
+                describe(status),
+                output.trim()
+            ),
         ));
     }
     Ok(())
@@ -71,7 +78,12 @@ fn describe(status: libc::c_int) -> String {
 /// Run `nft args...` with CAP_NET_ADMIN as its only capability, `input` on
 /// stdin (a memfd, so a large ruleset cannot deadlock against its output),
 /// stdout+stderr captured. Returns the wait status and the output text.
-fn run_nft(step: &str, nft: &str, args: &[&str], input: Option<&str>) -> StepResult<(libc::c_int, String)> {
+fn run_nft(
+    step: &str,
+    nft: &str,
+    args: &[&str],
+    input: Option<&str>,
+) -> StepResult<(libc::c_int, String)> {
     let stdin_fd = match input {
         Some(text) => memfd_with(step, text)?,
         // SAFETY: open with a static path.
@@ -87,7 +99,8 @@ fn run_nft(step: &str, nft: &str, args: &[&str], input: Option<&str>) -> StepRes
             return Err(e).step(step, "pipe");
         }
     };
-    let mut argv: Vec<CString> = vec![CString::new(nft).map_err(|_| StepError::msg(step, "nft path contains NUL"))?];
+    let mut argv: Vec<CString> =
+        vec![CString::new(nft).map_err(|_| StepError::msg(step, "nft path contains NUL"))?];
     argv.extend(args.iter().map(|a| CString::new(*a).unwrap_or_default()));
 
     // SAFETY: the launcher is single-threaded, so the child may do anything.
@@ -123,7 +136,13 @@ fn run_nft(step: &str, nft: &str, args: &[&str], input: Option<&str>) -> StepRes
 fn nft_child(step: &str, stdin_fd: RawFd, out_w: RawFd, argv: &[CString]) -> ! {
     // SAFETY: dup2/prctl/execve/_exit in a freshly forked single-threaded child.
     unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
         libc::dup2(stdin_fd, 0);
         libc::dup2(out_w, 1);
         libc::dup2(out_w, 2);
@@ -136,7 +155,11 @@ fn nft_child(step: &str, stdin_fd: RawFd, out_w: RawFd, argv: &[CString]) -> ! {
             let env = [std::ptr::null::<libc::c_char>()];
             // SAFETY: NULL-terminated arrays of valid C strings.
             unsafe { libc::execve(argv[0].as_ptr(), ptrs.as_ptr(), env.as_ptr()) };
-            format!("cannot execute {}: {}\n", argv[0].to_string_lossy(), Errno::last().desc())
+            format!(
+                "cannot execute {}: {}\n",
+                argv[0].to_string_lossy(),
+                Errno::last().desc()
+            )
         }
     };
     // SAFETY: writing to our stderr (the capture pipe), then leaving.

@@ -19,7 +19,15 @@ pub fn run() -> i32 {
     // changed, the supervisor is already gone.
     let parent = getppid();
     // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     if getppid() != parent {
         return 1;
     }
@@ -43,7 +51,10 @@ fn launch(spec: &LaunchSpec) -> StepResult<i32> {
     if spec.clear_supplementary_groups {
         setgroups(&[]).step("setgroups", "clear the launcher's supplementary groups")?;
     }
-    let ctx = Context { setgroups_denied: spec.namespaces.user && !geteuid().is_root() };
+    let ctx = Context {
+        setgroups_denied: spec.namespaces.user && !geteuid().is_root(),
+        own_session: spec.namespaces.pid,
+    };
     let (sync_r, sync_w) = fds::pipe().step("clone", "sync pipe")?;
     let init_pid = match clone_init(clone_flags(&spec.namespaces)) {
         Ok(Forked::Child) => {
@@ -62,7 +73,9 @@ fn launch(spec: &LaunchSpec) -> StepResult<i32> {
     };
     fds::close(sync_r);
     fds::close(CONTROL_FD);
-    spec_io::report(&LauncherEvent::Started { pid: init_pid.as_raw() });
+    spec_io::report(&LauncherEvent::Started {
+        pid: init_pid.as_raw(),
+    });
 
     let released = (|| {
         if let (true, Some(map)) = (spec.namespaces.user, &spec.id_map) {
@@ -80,12 +93,20 @@ fn launch(spec: &LaunchSpec) -> StepResult<i32> {
     }
     // Only the command should hold the run's stdio open.
     fds::detach_stdio();
-    let status = wait_for(init_pid).map_err(|e| StepError::sys("wait", "waitpid namespace init", e))?;
+    let status =
+        wait_for(init_pid).map_err(|e| StepError::sys("wait", "waitpid namespace init", e))?;
     if libc::WIFEXITED(status) {
         return Ok(if libc::WEXITSTATUS(status) == 0 { 0 } else { 1 });
     }
-    let signal = if libc::WIFSIGNALED(status) { libc::WTERMSIG(status) } else { 0 };
-    spec_io::report_error(&StepError::msg("init", format!("namespace init killed by signal {signal}")));
+    let signal = if libc::WIFSIGNALED(status) {
+        libc::WTERMSIG(status)
+    } else {
+        0
+    };
+    spec_io::report_error(&StepError::msg(
+        "init",
+        format!("namespace init killed by signal {signal}"),
+    ));
     Ok(1)
 }
 

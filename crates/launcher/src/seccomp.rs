@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use seccompiler::{
-    apply_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
-};
 use script_sandbox_spec::SeccompProfile;
+use seccompiler::{
+    apply_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
+};
 
 use crate::error::{StepError, StepResult};
 
@@ -100,12 +100,20 @@ fn aliases(nr: i64) -> Vec<i64> {
 }
 
 fn arch() -> StepResult<TargetArch> {
-    TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|_| StepError::msg("seccomp", format!("no seccomp filter for architecture {}", std::env::consts::ARCH)))
+    TargetArch::try_from(std::env::consts::ARCH).map_err(|_| {
+        StepError::msg(
+            "seccomp",
+            format!(
+                "no seccomp filter for architecture {}",
+                std::env::consts::ARCH
+            ),
+        )
+    })
 }
 
 fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> StepResult<SeccompCondition> {
-    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(|e| StepError::msg("seccomp", e.to_string()))
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
+        .map_err(|e| StepError::msg("seccomp", e.to_string()))
 }
 
 fn rule(conds: Vec<SeccompCondition>) -> StepResult<SeccompRule> {
@@ -113,13 +121,18 @@ fn rule(conds: Vec<SeccompCondition>) -> StepResult<SeccompRule> {
 }
 
 fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> StepResult<BpfProgram> {
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno as u32), arch()?)
-        .map_err(|e| StepError::msg("seccomp", e.to_string()))?;
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(errno as u32),
+        arch()?,
+    )
+    .map_err(|e| StepError::msg("seccomp", e.to_string()))?;
     BpfProgram::try_from(filter).map_err(|e| StepError::msg("seccomp", e.to_string()))
 }
 
 fn insert(map: &mut BTreeMap<i64, Vec<SeccompRule>>, nr: libc::c_long, rules: Vec<SeccompRule>) {
-    for alias in aliases(nr as i64) {
+    for alias in aliases(nr) {
         map.insert(alias, rules.clone());
     }
 }
@@ -136,8 +149,19 @@ pub fn build(profile: &SeccompProfile) -> StepResult<Vec<BpfProgram>> {
         .map(|&f| rule(vec![cond(0, SeccompCmpOp::MaskedEq(f as u64), f as u64)?]))
         .collect::<StepResult<Vec<_>>>()?;
     insert(&mut eperm, libc::SYS_clone, clone_rules);
-    let personality = PERSONALITY_OK.iter().map(|&v| cond(0, SeccompCmpOp::Ne, v)).collect::<StepResult<Vec<_>>>()?;
+    let personality = PERSONALITY_OK
+        .iter()
+        .map(|&v| cond(0, SeccompCmpOp::Ne, v))
+        .collect::<StepResult<Vec<_>>>()?;
     insert(&mut eperm, libc::SYS_personality, vec![rule(personality)?]);
+    // Faking terminal input (TIOCSTI) or console selections (TIOCLINUX)
+    // would type commands into a terminal outside the sandbox.
+    #[allow(clippy::unnecessary_cast)] // the request type differs between glibc and musl
+    let tty_rules = [libc::TIOCSTI as u64, libc::TIOCLINUX as u64]
+        .iter()
+        .map(|&req| rule(vec![cond(1, SeccompCmpOp::Eq, req)?]))
+        .collect::<StepResult<Vec<_>>>()?;
+    insert(&mut eperm, libc::SYS_ioctl, tty_rules);
     let mut programs = vec![compile(eperm, libc::EPERM)?];
 
     // clone3 passes its flags in memory, which seccomp cannot inspect:
@@ -164,7 +188,11 @@ pub fn install(profile: &SeccompProfile) -> StepResult<()> {
     for program in build(profile)? {
         apply_filter(&program).map_err(|e| {
             let errno = std::io::Error::last_os_error().raw_os_error();
-            StepError { step: "seccomp".into(), errno, message: format!("install filter: {e}") }
+            StepError {
+                step: "seccomp".into(),
+                errno,
+                message: format!("install filter: {e}"),
+            }
         })?;
     }
     Ok(())
@@ -179,7 +207,10 @@ mod tests {
         let base = build(&SeccompProfile::default()).unwrap();
         assert_eq!(base.len(), 2);
         assert!(!base[0].is_empty());
-        let inet = build(&SeccompProfile { deny_inet_sockets: true }).unwrap();
+        let inet = build(&SeccompProfile {
+            deny_inet_sockets: true,
+        })
+        .unwrap();
         assert_eq!(inet.len(), 3);
     }
 }

@@ -20,11 +20,21 @@ pub fn run(ops: &[SetupOp]) -> StepResult<()> {
 fn run_one(op: &SetupOp, mounts: &mut Mounts) -> StepResult<()> {
     match op {
         SetupOp::LoopbackUp => net::loopback_up(),
-        SetupOp::NftRuleset { nft, ruleset, table } => net::load_nft(nft, ruleset, table),
+        SetupOp::NftRuleset {
+            nft,
+            ruleset,
+            table,
+        } => net::load_nft(nft, ruleset, table),
         SetupOp::AwaitEgress => await_egress(),
-        SetupOp::Hostname { name } => sethostname(name).step(&format!("hostname {name}"), "sethostname"),
+        SetupOp::Hostname { name } => {
+            sethostname(name).step(&format!("hostname {name}"), "sethostname")
+        }
         SetupOp::NewRoot => mounts.new_root(),
-        SetupOp::Bind { source, dest, readonly } => mounts.bind(source, dest, *readonly),
+        SetupOp::Bind {
+            source,
+            dest,
+            readonly,
+        } => mounts.bind(source, dest, *readonly),
         SetupOp::Tmpfs { dest, size_bytes } => mounts.tmpfs(dest, *size_bytes),
         SetupOp::Proc { dest } => mounts.proc(dest),
         SetupOp::Dev { dest } => mounts.dev(dest),
@@ -41,7 +51,10 @@ fn await_egress() -> StepResult<()> {
     }
     match fds::read_byte(CONTROL_FD) {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(StepError::msg(step, "control pipe closed before the go-ahead")),
+        Ok(None) => Err(StepError::msg(
+            step,
+            "control pipe closed before the go-ahead",
+        )),
         Err(e) => Err(e).step(step, "read control fd"),
     }
 }

@@ -32,8 +32,8 @@ pub fn read_spec() -> StepResult<LaunchSpec> {
     let mut buf = Vec::new();
     file.read_to_end(&mut buf).step("spec", "read fd 3")?;
     drop(file);
-    let spec: LaunchSpec =
-        serde_json::from_slice(&buf).map_err(|e| StepError::msg("spec", format!("invalid launch spec: {e}")))?;
+    let spec: LaunchSpec = serde_json::from_slice(&buf)
+        .map_err(|e| StepError::msg("spec", format!("invalid launch spec: {e}")))?;
     validate(&spec)?;
     Ok(spec)
 }
@@ -48,23 +48,50 @@ fn validate(spec: &LaunchSpec) -> StepResult<()> {
     }
     let has_nul = |s: &str| s.as_bytes().contains(&0);
     if spec.process.argv.iter().any(|a| has_nul(a))
-        || spec.process.env.iter().any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty())
+        || spec
+            .process
+            .env
+            .iter()
+            .any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty())
     {
-        return Err(StepError::msg("spec", "argv or env contains a NUL byte or a malformed variable name"));
+        return Err(StepError::msg(
+            "spec",
+            "argv or env contains a NUL byte or a malformed variable name",
+        ));
     }
     let mounts = spec.setup.iter().any(|op| {
-        matches!(op, SetupOp::NewRoot | SetupOp::Bind { .. } | SetupOp::Tmpfs { .. } | SetupOp::Proc { .. } | SetupOp::Dev { .. } | SetupOp::FinishRoot)
+        matches!(
+            op,
+            SetupOp::NewRoot
+                | SetupOp::Bind { .. }
+                | SetupOp::Tmpfs { .. }
+                | SetupOp::Proc { .. }
+                | SetupOp::Dev { .. }
+                | SetupOp::FinishRoot
+        )
     });
     if mounts && !spec.namespaces.mount {
         // Mounting without a private mount namespace would change the host.
-        return Err(StepError::msg("spec", "mount steps require namespaces.mount"));
+        return Err(StepError::msg(
+            "spec",
+            "mount steps require namespaces.mount",
+        ));
     }
-    let net_ops = spec.setup.iter().any(|op| matches!(op, SetupOp::LoopbackUp | SetupOp::NftRuleset { .. }));
+    let net_ops = spec
+        .setup
+        .iter()
+        .any(|op| matches!(op, SetupOp::LoopbackUp | SetupOp::NftRuleset { .. }));
     if net_ops && !spec.namespaces.net {
         // Same for the host's interfaces and firewall.
-        return Err(StepError::msg("spec", "network steps require namespaces.net"));
+        return Err(StepError::msg(
+            "spec",
+            "network steps require namespaces.net",
+        ));
     }
-    let hostname = spec.setup.iter().any(|op| matches!(op, SetupOp::Hostname { .. }));
+    let hostname = spec
+        .setup
+        .iter()
+        .any(|op| matches!(op, SetupOp::Hostname { .. }));
     if hostname && !spec.namespaces.uts {
         return Err(StepError::msg("spec", "hostname requires namespaces.uts"));
     }
@@ -88,12 +115,22 @@ fn fit_line(event: &LauncherEvent) -> String {
     if line.len() <= MAX_LINE {
         return line;
     }
-    if let LauncherEvent::Error { step, errno, message } = event {
+    if let LauncherEvent::Error {
+        step,
+        errno,
+        message,
+    } = event
+    {
         let mut step = truncate(step, 200).to_string();
         let mut budget = MAX_LINE / 2;
         loop {
             let msg = format!("{}...", truncate(message, budget));
-            line = LauncherEvent::Error { step: step.clone(), errno: *errno, message: msg }.to_line();
+            line = LauncherEvent::Error {
+                step: step.clone(),
+                errno: *errno,
+                message: msg,
+            }
+            .to_line();
             if line.len() <= MAX_LINE || budget == 0 {
                 break;
             }
@@ -132,7 +169,11 @@ mod tests {
 
     #[test]
     fn long_errors_are_cut_to_one_atomic_line() {
-        let ev = LauncherEvent::Error { step: "nft t".into(), errno: None, message: "\u{1}é".repeat(5000) };
+        let ev = LauncherEvent::Error {
+            step: "nft t".into(),
+            errno: None,
+            message: "\u{1}é".repeat(5000),
+        };
         let line = fit_line(&ev);
         assert!(line.len() <= MAX_LINE, "{}", line.len());
         assert_eq!(line.matches('\n').count(), 1);

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use script_sandbox_spec::{IdMap, Ids, LaunchSpec, LauncherEvent, Namespaces, ProcessSpec, SetupOp};
+use script_sandbox_spec::{
+    IdMap, Ids, LaunchSpec, LauncherEvent, Namespaces, ProcessSpec, SetupOp,
+};
 
 pub const LAUNCHER: &str = env!("CARGO_BIN_EXE_script-sandbox-launcher");
 pub const UNPRIVILEGED_USER: &str = "sbtest";
@@ -41,12 +43,22 @@ pub fn lookup_user(name: &str) -> Option<Account> {
         return None;
     }
     // SAFETY: non-null passwd entry.
-    unsafe { Some(Account { uid: (*pw).pw_uid, gid: (*pw).pw_gid }) }
+    unsafe {
+        Some(Account {
+            uid: (*pw).pw_uid,
+            gid: (*pw).pw_gid,
+        })
+    }
 }
 
 pub fn current_account() -> Account {
     // SAFETY: no preconditions.
-    unsafe { Account { uid: libc::geteuid(), gid: libc::getegid() } }
+    unsafe {
+        Account {
+            uid: libc::geteuid(),
+            gid: libc::getegid(),
+        }
+    }
 }
 
 /// Skip a test with a printed reason; with SANDBOX_MUST_WORK=1 the missing
@@ -97,10 +109,16 @@ pub fn env_for(mode: Mode) -> Option<Env> {
                 return None;
             }
             let Some(account) = lookup_user(UNPRIVILEGED_USER) else {
-                skip(&format!("{mode:?}: user {UNPRIVILEGED_USER} does not exist"));
+                skip(&format!(
+                    "{mode:?}: user {UNPRIVILEGED_USER} does not exist"
+                ));
                 return None;
             };
-            let env = Env { mode, run_as: None, account };
+            let env = Env {
+                mode,
+                run_as: None,
+                account,
+            };
             if mode == Mode::RootUserns && !userns_works(&env) {
                 return None;
             }
@@ -109,12 +127,22 @@ pub fn env_for(mode: Mode) -> Option<Env> {
         Mode::Rootless => {
             let env = if is_root() {
                 let Some(account) = lookup_user(UNPRIVILEGED_USER) else {
-                    skip(&format!("Rootless: user {UNPRIVILEGED_USER} does not exist"));
+                    skip(&format!(
+                        "Rootless: user {UNPRIVILEGED_USER} does not exist"
+                    ));
                     return None;
                 };
-                Env { mode, run_as: Some(account), account }
+                Env {
+                    mode,
+                    run_as: Some(account),
+                    account,
+                }
             } else {
-                Env { mode, run_as: None, account: current_account() }
+                Env {
+                    mode,
+                    run_as: None,
+                    account: current_account(),
+                }
             };
             if !userns_works(&env) {
                 return None;
@@ -129,7 +157,11 @@ pub fn env_for(mode: Mode) -> Option<Env> {
 fn userns_works(env: &Env) -> bool {
     static ROOT: OnceLock<Result<(), String>> = OnceLock::new();
     static USER: OnceLock<Result<(), String>> = OnceLock::new();
-    let cell = if env.run_as.is_some() || !is_root() { &USER } else { &ROOT };
+    let cell = if env.run_as.is_some() || !is_root() {
+        &USER
+    } else {
+        &ROOT
+    };
     let probe = cell.get_or_init(|| {
         let spec = env.spec(all_namespaces(), vec![], process(&["true"]));
         let out = launch(env, &spec);
@@ -142,20 +174,33 @@ fn userns_works(env: &Env) -> bool {
     match probe {
         Ok(()) => true,
         Err(why) => {
-            skip(&format!("{:?}: user namespaces unavailable ({why})", env.mode));
+            skip(&format!(
+                "{:?}: user namespaces unavailable ({why})",
+                env.mode
+            ));
             false
         }
     }
 }
 
 pub fn all_namespaces() -> Namespaces {
-    Namespaces { user: true, mount: true, pid: true, ipc: true, uts: true, net: true }
+    Namespaces {
+        user: true,
+        mount: true,
+        pid: true,
+        ipc: true,
+        uts: true,
+        net: true,
+    }
 }
 
 pub fn process(argv: &[&str]) -> ProcessSpec {
     ProcessSpec {
         argv: argv.iter().map(|s| s.to_string()).collect(),
-        env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()), ("LANG".into(), "C".into())],
+        env: vec![
+            ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+            ("LANG".into(), "C".into()),
+        ],
         cwd: None,
         rlimits: vec![],
         switch_to: None,
@@ -171,12 +216,20 @@ pub fn sh(script: &str) -> ProcessSpec {
 impl Env {
     /// The spec this mode's supervisor would send: the user namespace and id
     /// map, or the uid switch, filled in for the mode.
-    pub fn spec(&self, mut namespaces: Namespaces, setup: Vec<SetupOp>, mut process: ProcessSpec) -> LaunchSpec {
+    pub fn spec(
+        &self,
+        mut namespaces: Namespaces,
+        setup: Vec<SetupOp>,
+        mut process: ProcessSpec,
+    ) -> LaunchSpec {
         let mut id_map = None;
         match self.mode {
             Mode::RootSwitch => {
                 namespaces.user = false;
-                process.switch_to = Some(Ids { uid: self.account.uid, gid: self.account.gid });
+                process.switch_to = Some(Ids {
+                    uid: self.account.uid,
+                    gid: self.account.gid,
+                });
             }
             Mode::RootUserns | Mode::Rootless => {
                 if namespaces.user {
@@ -189,7 +242,13 @@ impl Env {
                 }
             }
         }
-        LaunchSpec { namespaces, id_map, clear_supplementary_groups: is_root() && self.run_as.is_none(), setup, process }
+        LaunchSpec {
+            namespaces,
+            id_map,
+            clear_supplementary_groups: is_root() && self.run_as.is_none(),
+            setup,
+            process,
+        }
     }
 }
 
@@ -197,7 +256,11 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other test (or test process) uses.
 pub fn unique(tag: &str) -> String {
-    format!("{tag}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A scratch dir under /tmp owned by the sandboxed account, removed on drop.
@@ -233,19 +296,37 @@ impl Drop for Scratch {
 
 /// The host directories a confined root shows read-only (those that exist).
 pub fn system_dirs() -> Vec<&'static str> {
-    ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"].into_iter().filter(|d| Path::new(d).exists()).collect()
+    ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"]
+        .into_iter()
+        .filter(|d| Path::new(d).exists())
+        .collect()
 }
 
 /// A fully confined root like the supervisor's scratch-only plan.
 pub fn confined_setup(scratch: &str) -> Vec<SetupOp> {
     let mut ops = vec![SetupOp::NewRoot];
     for dir in system_dirs() {
-        ops.push(SetupOp::Bind { source: dir.into(), dest: dir.into(), readonly: true });
+        ops.push(SetupOp::Bind {
+            source: dir.into(),
+            dest: dir.into(),
+            readonly: true,
+        });
     }
-    ops.push(SetupOp::Tmpfs { dest: "/tmp".into(), size_bytes: Some(16 << 20) });
-    ops.push(SetupOp::Bind { source: scratch.into(), dest: scratch.into(), readonly: false });
-    ops.push(SetupOp::Proc { dest: "/proc".into() });
-    ops.push(SetupOp::Dev { dest: "/dev".into() });
+    ops.push(SetupOp::Tmpfs {
+        dest: "/tmp".into(),
+        size_bytes: Some(16 << 20),
+    });
+    ops.push(SetupOp::Bind {
+        source: scratch.into(),
+        dest: scratch.into(),
+        readonly: false,
+    });
+    ops.push(SetupOp::Proc {
+        dest: "/proc".into(),
+    });
+    ops.push(SetupOp::Dev {
+        dest: "/dev".into(),
+    });
     ops.push(SetupOp::FinishRoot);
     ops
 }
@@ -270,7 +351,11 @@ impl Outcome {
 
     pub fn error(&self) -> Option<(&str, Option<i32>, &str)> {
         self.events.iter().find_map(|e| match e {
-            LauncherEvent::Error { step, errno, message } => Some((step.as_str(), *errno, message.as_str())),
+            LauncherEvent::Error {
+                step,
+                errno,
+                message,
+            } => Some((step.as_str(), *errno, message.as_str())),
             _ => None,
         })
     }
@@ -293,9 +378,15 @@ impl Outcome {
     /// The run failed at `step` before the command ran.
     pub fn assert_failed_at(&self, step: &str) -> (Option<i32>, &str) {
         assert!(!self.timed_out, "run timed out: {self:#?}");
-        let Some((s, errno, message)) = self.error() else { panic!("expected an error at {step}: {self:#?}") };
+        let Some((s, errno, message)) = self.error() else {
+            panic!("expected an error at {step}: {self:#?}")
+        };
         assert_eq!(s, step, "{self:#?}");
-        assert_eq!(self.exited(), None, "the command must not have run: {self:#?}");
+        assert_eq!(
+            self.exited(),
+            None,
+            "the command must not have run: {self:#?}"
+        );
         assert_eq!(self.status.code(), Some(1), "launcher status: {self:#?}");
         (errno, message)
     }
@@ -340,7 +431,11 @@ pub struct Options<'a> {
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { timeout: Duration::from_secs(40), on_event: None, raw_spec: None }
+        Options {
+            timeout: Duration::from_secs(40),
+            on_event: None,
+            raw_spec: None,
+        }
     }
 }
 
@@ -358,7 +453,10 @@ fn check(ret: libc::c_int, what: &str) -> libc::c_int {
 fn high(fd: RawFd) -> OwnedFd {
     // SAFETY: duplicating an fd we own, then closing the original.
     unsafe {
-        let h = check(libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10), "F_DUPFD_CLOEXEC");
+        let h = check(
+            libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10),
+            "F_DUPFD_CLOEXEC",
+        );
         libc::close(fd);
         OwnedFd::from_raw_fd(h)
     }
@@ -367,7 +465,10 @@ fn high(fd: RawFd) -> OwnedFd {
 fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills the array.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, "pipe2");
+    check(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
+        "pipe2",
+    );
     (high(fds[0]), high(fds[1]))
 }
 
@@ -397,21 +498,39 @@ impl Drop for StagedBinary {
 }
 
 pub fn launch_with(env: &Env, spec: &LaunchSpec, mut opts: Options) -> Outcome {
-    let spec_bytes = opts.raw_spec.take().unwrap_or_else(|| serde_json::to_vec(spec).unwrap());
+    let spec_bytes = opts
+        .raw_spec
+        .take()
+        .unwrap_or_else(|| serde_json::to_vec(spec).unwrap());
     // SAFETY: memfd_create with a static name.
-    let memfd = high(check(unsafe { libc::memfd_create(c"spec".as_ptr(), libc::MFD_CLOEXEC) }, "memfd_create"));
-    fs::File::from(memfd.try_clone().unwrap()).write_all(&spec_bytes).unwrap();
+    let memfd = high(check(
+        unsafe { libc::memfd_create(c"spec".as_ptr(), libc::MFD_CLOEXEC) },
+        "memfd_create",
+    ));
+    fs::File::from(memfd.try_clone().unwrap())
+        .write_all(&spec_bytes)
+        .unwrap();
     let (status_r, status_w) = pipe();
     let (control_r, control_w) = pipe();
 
     let staged = env.run_as.map(|_| StagedBinary::new());
-    let binary = staged.as_ref().map(|s| s.path.clone()).unwrap_or_else(|| PathBuf::from(LAUNCHER));
+    let binary = staged
+        .as_ref()
+        .map(|s| s.path.clone())
+        .unwrap_or_else(|| PathBuf::from(LAUNCHER));
     let mut cmd = Command::new(&binary);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).env_clear();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_clear();
     if let Some(acct) = env.run_as {
         cmd.uid(acct.uid).gid(acct.gid);
     }
-    let (spec_fd, st_fd, ctl_fd) = (memfd.as_raw_fd(), status_w.as_raw_fd(), control_r.as_raw_fd());
+    let (spec_fd, st_fd, ctl_fd) = (
+        memfd.as_raw_fd(),
+        status_w.as_raw_fd(),
+        control_r.as_raw_fd(),
+    );
     // SAFETY: only dup2 (async-signal-safe) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -423,9 +542,24 @@ pub fn launch_with(env: &Env, spec: &LaunchSpec, mut opts: Options) -> Outcome {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("spawn launcher");
+    // A freshly copied binary can be briefly "busy": another test thread may
+    // be between fork and exec while still holding the copy's write fd.
+    let mut attempts = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Ok(c) => break c,
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("spawn launcher: {e}"),
+        }
+    };
     drop((memfd, status_w, control_r));
-    let mut handle = Handle { control: Some(control_w), init_pid: None };
+    let mut handle = Handle {
+        control: Some(control_w),
+        init_pid: None,
+    };
 
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
@@ -446,8 +580,15 @@ pub fn launch_with(env: &Env, spec: &LaunchSpec, mut opts: Options) -> Outcome {
             let _ = child.kill();
             break;
         }
-        let mut pfds: Vec<libc::pollfd> =
-            streams.iter().filter(|s| s.2).map(|s| libc::pollfd { fd: s.0, events: libc::POLLIN, revents: 0 }).collect();
+        let mut pfds: Vec<libc::pollfd> = streams
+            .iter()
+            .filter(|s| s.2)
+            .map(|s| libc::pollfd {
+                fd: s.0,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
         // SAFETY: polling our own fds.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 100) };
         if n <= 0 {
@@ -468,8 +609,9 @@ pub fn launch_with(env: &Env, spec: &LaunchSpec, mut opts: Options) -> Outcome {
         while let Some(pos) = streams[2].1[parsed_upto..].iter().position(|&b| b == b'\n') {
             let line = streams[2].1[parsed_upto..parsed_upto + pos].to_vec();
             parsed_upto += pos + 1;
-            let ev: LauncherEvent = serde_json::from_slice(&line)
-                .unwrap_or_else(|e| panic!("bad event line {:?}: {e}", String::from_utf8_lossy(&line)));
+            let ev: LauncherEvent = serde_json::from_slice(&line).unwrap_or_else(|e| {
+                panic!("bad event line {:?}: {e}", String::from_utf8_lossy(&line))
+            });
             if let LauncherEvent::Started { pid } = ev {
                 handle.init_pid = Some(pid);
             }
@@ -495,7 +637,9 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
     let mut found = vec![];
     let me = std::process::id() as i32;
     for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }
@@ -510,14 +654,25 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
 
 /// Path of a host tool, if installed in a standard place.
 pub fn which(tool: &str) -> Option<PathBuf> {
-    ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(tool))
-        .find(|p| p.exists())
+    [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(tool))
+    .find(|p| p.exists())
 }
 
 /// `sleep` argument that doubles as a unique marker in /proc/*/cmdline.
 pub fn sleep_marker(seconds: u32) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    format!("{seconds}.{:05}{:04}1", std::process::id() % 100_000, n % 10_000)
+    format!(
+        "{seconds}.{:05}{:04}1",
+        std::process::id() % 100_000,
+        n % 10_000
+    )
 }

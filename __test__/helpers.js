@@ -1,0 +1,75 @@
+'use strict'
+
+// Shared test helpers: capability skips that become failures in CI, and
+// process-survivor checks.
+
+const fs = require('node:fs')
+const crypto = require('node:crypto')
+const sandbox = require('..')
+
+/** Skip with a printed reason, or fail when the host is known to support it. */
+function requireCapability(t, ok, reason) {
+  if (ok) return true
+  if (process.env.SANDBOX_MUST_WORK === '1') {
+    throw new Error(`required capability missing: ${reason}`)
+  }
+  console.log(`# skipping: ${reason}`)
+  t.skip(reason)
+  return false
+}
+
+/** True when this host lets the native engine build namespaces. */
+function hasNamespaces() {
+  const caps = sandbox.detectSandboxCapabilities()
+  return caps.engine === 'native' && caps.nativeNamespaces === true
+}
+
+function uniqueToken() {
+  return crypto.randomBytes(6).toString('hex')
+}
+
+/** Every live process whose argv contains `marker`. */
+function processesWith(marker) {
+  const found = []
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      if (cmdline.includes(marker)) found.push(Number(pid))
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found
+}
+
+/** Wait (bounded) until no process carries `marker`; returns the survivors. */
+async function survivorsAfter(marker, ms = 3000) {
+  const deadline = Date.now() + ms
+  let left = processesWith(marker)
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50))
+    left = processesWith(marker)
+  }
+  return left
+}
+
+/** The secure default with "degrade", so a host that lacks a layer still runs. */
+function securePolicy(overrides = {}) {
+  const base = sandbox.resolveDefaultSandboxProfile()
+  return {
+    ...base,
+    onUnavailable: 'degrade',
+    ...overrides,
+    resources: { ...base.resources, ...(overrides.resources ?? {}) },
+    filesystem: { ...base.filesystem, ...(overrides.filesystem ?? {}) },
+    network: { ...base.network, ...(overrides.network ?? {}) },
+    privilege: { ...base.privilege, ...(overrides.privilege ?? {}) },
+  }
+}
+
+function sh(script, policy = securePolicy(), extra = {}) {
+  return sandbox.runSandboxed({ command: ['sh', '-c', script], policy, timeoutMs: 20000, ...extra })
+}
+
+module.exports = { requireCapability, hasNamespaces, uniqueToken, processesWith, survivorsAfter, securePolicy, sh }
