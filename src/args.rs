@@ -19,7 +19,10 @@ pub enum ArgError {
 
 impl ArgError {
     pub fn invalid(field: &str, message: &str) -> Self {
-        ArgError::Invalid { field: field.to_string(), message: message.to_string() }
+        ArgError::Invalid {
+            field: field.to_string(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -37,7 +40,10 @@ pub fn field<'a>(input: &'a Input, name: &str) -> Option<&'a Input> {
 }
 
 fn expected(name: &str, what: &str, got: &Input) -> ArgError {
-    ArgError::invalid(name, &format!("expected {what}, received {}", got.type_name()))
+    ArgError::invalid(
+        name,
+        &format!("expected {what}, received {}", got.type_name()),
+    )
 }
 
 pub fn opt_string(value: Option<&Input>, name: &str) -> Result<Option<String>, ArgError> {
@@ -60,7 +66,9 @@ pub fn opt_bool(value: Option<&Input>, name: &str) -> Result<Option<bool>, ArgEr
 pub fn opt_count(value: Option<&Input>, name: &str) -> Result<Option<u64>, ArgError> {
     match value {
         None | Some(Input::Undefined) => Ok(None),
-        Some(Input::Number(n)) if n.is_finite() && n.fract() == 0.0 && *n >= 0.0 && *n <= 9.007_199_254_740_991e15 => {
+        Some(Input::Number(n))
+            if n.is_finite() && n.fract() == 0.0 && *n >= 0.0 && *n <= 9.007_199_254_740_991e15 =>
+        {
             Ok(Some(*n as u64))
         }
         Some(other) => Err(expected(name, "a non-negative integer", other)),
@@ -121,14 +129,16 @@ pub fn policy_arg(value: &Input, name: &str) -> Result<SandboxPolicy, ArgError> 
 pub fn network_arg(value: Option<&Input>, name: &str) -> Result<NetworkPolicy, ArgError> {
     let value = value.ok_or_else(|| ArgError::invalid(name, "is required"))?;
     let wrapped = Input::Object(vec![("network".to_string(), value.clone())]);
-    policy::parse_policy(&wrapped).map(|p| p.network).map_err(|mut e| {
-        for issue in &mut e.issues {
-            if !issue.path.is_empty() {
-                issue.path.remove(0);
+    policy::parse_policy(&wrapped)
+        .map(|p| p.network)
+        .map_err(|mut e| {
+            for issue in &mut e.issues {
+                if !issue.path.is_empty() {
+                    issue.path.remove(0);
+                }
             }
-        }
-        ArgError::Policy(e)
-    })
+            ArgError::Policy(e)
+        })
 }
 
 pub fn effective_arg(value: &Input, name: &str) -> Result<EffectiveSandbox, ArgError> {
@@ -155,18 +165,34 @@ const RUN_OPTION_KEYS: &[&str] = &[
 
 /// `runSandboxed` options into a core request (policy already resolved by
 /// the JS layer). Every problem names its option.
-pub fn run_request(input: &Input, detect: impl Fn() -> SandboxCapabilities) -> Result<RunRequest, ArgError> {
+pub fn run_request(
+    input: &Input,
+    detect: impl Fn() -> SandboxCapabilities,
+) -> Result<RunRequest, ArgError> {
     let Input::Object(entries) = input else {
         return Err(expected("options", "object", input));
     };
-    if let Some((key, _)) = entries.iter().find(|(k, _)| !RUN_OPTION_KEYS.contains(&k.as_str())) {
+    if let Some((key, _)) = entries
+        .iter()
+        .find(|(k, _)| !RUN_OPTION_KEYS.contains(&k.as_str()))
+    {
         return Err(ArgError::invalid(key, "unknown option"));
     }
     let command = string_list(field(input, "command"), "command")?;
-    let policy = policy_arg(field(input, "policy").unwrap_or(&Input::Undefined), "policy")?;
+    let policy = policy_arg(
+        field(input, "policy").unwrap_or(&Input::Undefined),
+        "policy",
+    )?;
     let timeout = match field(input, "timeoutMs") {
-        Some(Input::Number(n)) if n.is_finite() && *n > 0.0 && *n <= 2_147_483_647.0 => Duration::from_secs_f64(n / 1000.0),
-        Some(Input::Number(_)) => return Err(ArgError::invalid("timeoutMs", "must be a positive number of milliseconds")),
+        Some(Input::Number(n)) if n.is_finite() && *n > 0.0 && *n <= 2_147_483_647.0 => {
+            Duration::from_secs_f64(n / 1000.0)
+        }
+        Some(Input::Number(_)) => {
+            return Err(ArgError::invalid(
+                "timeoutMs",
+                "must be a positive number of milliseconds",
+            ))
+        }
         Some(other) => return Err(expected("timeoutMs", "number", other)),
         None => return Err(ArgError::invalid("timeoutMs", "is required")),
     };
@@ -192,8 +218,15 @@ pub fn run_request(input: &Input, detect: impl Fn() -> SandboxCapabilities) -> R
         scratch_dir: opt_string(field(input, "scratchDir"), "scratchDir")?,
         node_modules_dir: opt_string(field(input, "nodeModulesDir"), "nodeModulesDir")?,
         interpreter_path: opt_string(field(input, "interpreterPath"), "interpreterPath")?,
-        applies_node_memory_cap: opt_bool(field(input, "appliesNodeMemoryCap"), "appliesNodeMemoryCap")?.unwrap_or(false),
+        applies_node_memory_cap: opt_bool(
+            field(input, "appliesNodeMemoryCap"),
+            "appliesNodeMemoryCap",
+        )?
+        .unwrap_or(false),
     };
-    validate_request(&req).map_err(|e| ArgError::Invalid { field: e.field, message: e.message })?;
+    validate_request(&req).map_err(|e| ArgError::Invalid {
+        field: e.field,
+        message: e.message,
+    })?;
     Ok(req)
 }

@@ -17,7 +17,10 @@ fn check(status: sys::napi_status, what: &str) -> Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(Error::new(Status::from(status), format!("cannot read input: {what}")))
+        Err(Error::new(
+            Status::from(status),
+            format!("cannot read input: {what}"),
+        ))
     }
 }
 
@@ -29,9 +32,17 @@ pub fn to_input(env: &Env, value: &Unknown) -> Result<Input> {
     unsafe { read(env.raw(), value.raw(), MAX_DEPTH, &mut budget) }
 }
 
-unsafe fn read(env: sys::napi_env, v: sys::napi_value, depth: u32, budget: &mut usize) -> Result<Input> {
+unsafe fn read(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    depth: u32,
+    budget: &mut usize,
+) -> Result<Input> {
     if *budget == 0 {
-        return Err(Error::new(Status::InvalidArg, "input is too large".to_string()));
+        return Err(Error::new(
+            Status::InvalidArg,
+            "input is too large".to_string(),
+        ));
     }
     *budget -= 1;
     let mut ty = 0;
@@ -44,20 +55,35 @@ unsafe fn read(env: sys::napi_env, v: sys::napi_value, depth: u32, budget: &mut 
         sys::ValueType::napi_string => Input::String(unsafe { String::from_napi_value(env, v)? }),
         sys::ValueType::napi_object => {
             if depth == 0 {
-                return Err(Error::new(Status::InvalidArg, "input is nested too deeply".to_string()));
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "input is nested too deeply".to_string(),
+                ));
             }
             let mut is_array = false;
-            check(unsafe { sys::napi_is_array(env, v, &mut is_array) }, "isArray")?;
+            check(
+                unsafe { sys::napi_is_array(env, v, &mut is_array) },
+                "isArray",
+            )?;
             if is_array {
                 let mut len = 0u32;
-                check(unsafe { sys::napi_get_array_length(env, v, &mut len) }, "array length")?;
+                check(
+                    unsafe { sys::napi_get_array_length(env, v, &mut len) },
+                    "array length",
+                )?;
                 if len as usize > *budget {
-                    return Err(Error::new(Status::InvalidArg, "input is too large".to_string()));
+                    return Err(Error::new(
+                        Status::InvalidArg,
+                        "input is too large".to_string(),
+                    ));
                 }
                 let mut items = Vec::with_capacity(len as usize);
                 for i in 0..len {
                     let mut item = ptr::null_mut();
-                    check(unsafe { sys::napi_get_element(env, v, i, &mut item) }, "array element")?;
+                    check(
+                        unsafe { sys::napi_get_element(env, v, i, &mut item) },
+                        "array element",
+                    )?;
                     items.push(unsafe { read(env, item, depth - 1, budget)? });
                 }
                 return Ok(Input::Array(items));
@@ -80,14 +106,23 @@ unsafe fn read(env: sys::napi_env, v: sys::napi_value, depth: u32, budget: &mut 
                 "property names",
             )?;
             let mut len = 0u32;
-            check(unsafe { sys::napi_get_array_length(env, names, &mut len) }, "property count")?;
+            check(
+                unsafe { sys::napi_get_array_length(env, names, &mut len) },
+                "property count",
+            )?;
             let mut entries = Vec::with_capacity(len as usize);
             for i in 0..len {
                 let mut key = ptr::null_mut();
-                check(unsafe { sys::napi_get_element(env, names, i, &mut key) }, "property name")?;
+                check(
+                    unsafe { sys::napi_get_element(env, names, i, &mut key) },
+                    "property name",
+                )?;
                 let key_str = unsafe { String::from_napi_value(env, key)? };
                 let mut val = ptr::null_mut();
-                check(unsafe { sys::napi_get_property(env, v, key, &mut val) }, "property value")?;
+                check(
+                    unsafe { sys::napi_get_property(env, v, key, &mut val) },
+                    "property value",
+                )?;
                 let item = unsafe { read(env, val, depth - 1, budget)? };
                 if item != Input::Undefined {
                     entries.push((key_str, item));
@@ -105,7 +140,10 @@ unsafe fn read(env: sys::napi_env, v: sys::napi_value, depth: u32, budget: &mut 
 /// Buffer / Uint8Array contents, or `None` for any other object.
 unsafe fn read_bytes(env: sys::napi_env, v: sys::napi_value) -> Result<Option<Vec<u8>>> {
     let mut is_typed = false;
-    check(unsafe { sys::napi_is_typedarray(env, v, &mut is_typed) }, "isTypedArray")?;
+    check(
+        unsafe { sys::napi_is_typedarray(env, v, &mut is_typed) },
+        "isTypedArray",
+    )?;
     if !is_typed {
         return Ok(None);
     }
@@ -115,7 +153,17 @@ unsafe fn read_bytes(env: sys::napi_env, v: sys::napi_value) -> Result<Option<Ve
     let mut buffer = ptr::null_mut();
     let mut offset = 0usize;
     check(
-        unsafe { sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut buffer, &mut offset) },
+        unsafe {
+            sys::napi_get_typedarray_info(
+                env,
+                v,
+                &mut kind,
+                &mut len,
+                &mut data,
+                &mut buffer,
+                &mut offset,
+            )
+        },
         "typed array",
     )?;
     if kind != sys::TypedarrayType::uint8_array {
@@ -125,7 +173,9 @@ unsafe fn read_bytes(env: sys::napi_env, v: sys::napi_value) -> Result<Option<Ve
         return Ok(Some(Vec::new()));
     }
     // SAFETY: N-API guarantees `data` points at `len` bytes for this view.
-    Ok(Some(unsafe { std::slice::from_raw_parts(data as *const u8, len) }.to_vec()))
+    Ok(Some(
+        unsafe { std::slice::from_raw_parts(data as *const u8, len) }.to_vec(),
+    ))
 }
 
 /// Input (already validated as JSON-like) to `serde_json::Value`.
@@ -149,7 +199,12 @@ pub fn input_to_json(input: &Input) -> std::result::Result<serde_json::Value, St
             })
             .ok_or_else(|| format!("{n} is not a finite number"))?,
         Input::String(s) => Value::String(s.clone()),
-        Input::Array(items) => Value::Array(items.iter().map(input_to_json).collect::<std::result::Result<_, _>>()?),
+        Input::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(input_to_json)
+                .collect::<std::result::Result<_, _>>()?,
+        ),
         Input::Object(entries) => {
             let mut map = serde_json::Map::new();
             for (k, v) in entries {
@@ -163,7 +218,12 @@ pub fn input_to_json(input: &Input) -> std::result::Result<serde_json::Value, St
 
 /// Any serializable core value to a JS value.
 pub fn to_js<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| Error::new(Status::GenericFailure, format!("cannot convert result: {e}")))
+    serde_json::to_value(value).map_err(|e| {
+        Error::new(
+            Status::GenericFailure,
+            format!("cannot convert result: {e}"),
+        )
+    })
 }
 
 /// Used by `#[napi]` returns of `serde_json::Value`.

@@ -25,7 +25,9 @@ use script_sandbox_core::plan::{self, FilesystemInputs, HardeningInput, RealHost
 use script_sandbox_core::run::{self, OutputSink};
 use script_sandbox_core::{env as env_guard, network, observability, output, policy};
 
-use args::{caps_arg, field, opt_bool, opt_string, policy_arg, string_list, string_pairs, ArgError};
+use args::{
+    caps_arg, field, opt_bool, opt_string, policy_arg, string_list, string_pairs, ArgError,
+};
 use convert::{to_input, to_js};
 
 fn ok(value: Value) -> Value {
@@ -41,20 +43,30 @@ fn fail(code: &str, message: String, extra: Value) -> Value {
 }
 
 fn policy_failure(err: &policy::PolicyError) -> Value {
-    fail("INVALID_POLICY", err.to_string(), json!({ "issues": err.issues }))
+    fail(
+        "INVALID_POLICY",
+        err.to_string(),
+        json!({ "issues": err.issues }),
+    )
 }
 
 fn arg_failure(err: ArgError) -> Value {
     match err {
         ArgError::Policy(p) => policy_failure(&p),
-        ArgError::Invalid { field, message } => {
-            fail("INVALID_ARGUMENT", format!("invalid `{field}`: {message}"), json!({ "field": field }))
-        }
+        ArgError::Invalid { field, message } => fail(
+            "INVALID_ARGUMENT",
+            format!("invalid `{field}`: {message}"),
+            json!({ "field": field }),
+        ),
     }
 }
 
 fn unavailable_failure(err: &script_sandbox_core::report::SandboxUnavailable) -> Value {
-    fail("SANDBOX_UNAVAILABLE", err.to_string(), json!({ "downgrades": err.downgrades }))
+    fail(
+        "SANDBOX_UNAVAILABLE",
+        err.to_string(),
+        json!({ "downgrades": err.downgrades }),
+    )
 }
 
 /// Where the launcher may be: the override, else next to this `.node` file.
@@ -62,7 +74,9 @@ fn launcher_candidates() -> Vec<PathBuf> {
     if let Some(path) = std::env::var_os("CHECKSTACK_SANDBOX_LAUNCHER").filter(|v| !v.is_empty()) {
         return vec![PathBuf::from(path)];
     }
-    addon_dir().map(|dir| vec![dir.join("script-sandbox-launcher")]).unwrap_or_default()
+    addon_dir()
+        .map(|dir| vec![dir.join("script-sandbox-launcher")])
+        .unwrap_or_default()
 }
 
 /// The directory holding this shared object, found via `dladdr`.
@@ -70,7 +84,9 @@ fn addon_dir() -> Option<PathBuf> {
     // SAFETY: dladdr only reads loader tables for an address inside this object.
     unsafe {
         let mut info: libc::Dl_info = std::mem::zeroed();
-        if libc::dladdr(launcher_candidates as *const libc::c_void, &mut info) == 0 || info.dli_fname.is_null() {
+        if libc::dladdr(launcher_candidates as *const libc::c_void, &mut info) == 0
+            || info.dli_fname.is_null()
+        {
             return None;
         }
         let path = std::ffi::CStr::from_ptr(info.dli_fname).to_str().ok()?;
@@ -84,7 +100,10 @@ fn detected_caps() -> SandboxCapabilities {
 }
 
 /// Caps from the caller, or the detected ones when absent.
-fn caps_or_detected(input: &script_sandbox_core::input::Input, name: &str) -> std::result::Result<SandboxCapabilities, ArgError> {
+fn caps_or_detected(
+    input: &script_sandbox_core::input::Input,
+    name: &str,
+) -> std::result::Result<SandboxCapabilities, ArgError> {
     match field(input, name) {
         Some(c) => caps_arg(c, name),
         None => Ok(detected_caps()),
@@ -130,7 +149,10 @@ pub fn fail_closed_profile() -> Result<Value> {
 
 #[napi(catch_unwind)]
 pub fn resolve_default_profile(uid_env: Option<String>, gid_env: Option<String>) -> Result<Value> {
-    to_js(&policy::resolve_default_profile(uid_env.as_deref(), gid_env.as_deref()))
+    to_js(&policy::resolve_default_profile(
+        uid_env.as_deref(),
+        gid_env.as_deref(),
+    ))
 }
 
 #[napi(catch_unwind)]
@@ -164,15 +186,27 @@ pub fn capability_probe_count() -> u32 {
 pub fn build_spawn_hardening(env: Env, input: Unknown) -> Result<Value> {
     let input = to_input(&env, &input)?;
     let parsed = (|| -> std::result::Result<_, ArgError> {
-        let policy = policy_arg(field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined), "policy")?;
+        let policy = policy_arg(
+            field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined),
+            "policy",
+        )?;
         let caps = caps_or_detected(&input, "caps")?;
         let base_env = string_pairs(field(&input, "baseEnv"), "baseEnv")?;
         let overrides = string_pairs(field(&input, "envOverrides"), "envOverrides")?;
         let fs = field(&input, "filesystem");
         let filesystem = FilesystemInputs {
-            scratch_dir: opt_string(fs.and_then(|f| field(f, "scratchDir")), "filesystem.scratchDir")?,
-            node_modules_dir: opt_string(fs.and_then(|f| field(f, "nodeModulesDir")), "filesystem.nodeModulesDir")?,
-            interpreter_path: opt_string(fs.and_then(|f| field(f, "interpreterPath")), "filesystem.interpreterPath")?,
+            scratch_dir: opt_string(
+                fs.and_then(|f| field(f, "scratchDir")),
+                "filesystem.scratchDir",
+            )?,
+            node_modules_dir: opt_string(
+                fs.and_then(|f| field(f, "nodeModulesDir")),
+                "filesystem.nodeModulesDir",
+            )?,
+            interpreter_path: opt_string(
+                fs.and_then(|f| field(f, "interpreterPath")),
+                "filesystem.interpreterPath",
+            )?,
         };
         Ok((
             policy,
@@ -181,14 +215,22 @@ pub fn build_spawn_hardening(env: Env, input: Unknown) -> Result<Value> {
             overrides,
             filesystem,
             opt_string(field(&input, "nftRulesetPath"), "nftRulesetPath")?,
-            opt_string(field(&input, "rootlessLauncherPath"), "rootlessLauncherPath")?,
-            opt_bool(field(&input, "appliesNodeMemoryCap"), "appliesNodeMemoryCap")?.unwrap_or(false),
+            opt_string(
+                field(&input, "rootlessLauncherPath"),
+                "rootlessLauncherPath",
+            )?,
+            opt_bool(
+                field(&input, "appliesNodeMemoryCap"),
+                "appliesNodeMemoryCap",
+            )?
+            .unwrap_or(false),
         ))
     })();
-    let (policy, caps, base_env, overrides, filesystem, nft_path, launcher_path, node_cap) = match parsed {
-        Ok(p) => p,
-        Err(e) => return Ok(arg_failure(e)),
-    };
+    let (policy, caps, base_env, overrides, filesystem, nft_path, launcher_path, node_cap) =
+        match parsed {
+            Ok(p) => p,
+            Err(e) => return Ok(arg_failure(e)),
+        };
     let hardening_input = HardeningInput {
         policy: &policy,
         caps: &caps,
@@ -244,7 +286,12 @@ pub fn build_egress_nft_rules(env: Env, input: Unknown) -> Result<Value> {
         let mode = match opt_string(field(&input, "mode"), "mode")?.as_deref() {
             Some("allowlist") => network::EgressRulesMode::Allowlist,
             Some("metadata-only") => network::EgressRulesMode::MetadataOnly,
-            _ => return Err(ArgError::invalid("mode", "expected \"allowlist\" or \"metadata-only\"")),
+            _ => {
+                return Err(ArgError::invalid(
+                    "mode",
+                    "expected \"allowlist\" or \"metadata-only\"",
+                ))
+            }
         };
         let allow = string_list(field(&input, "allow"), "allow")?;
         let deny = opt_bool(field(&input, "denyMetadata"), "denyMetadata")?
@@ -274,11 +321,18 @@ pub fn summarize_capabilities(env: Env, caps: Unknown) -> Result<Value> {
 pub fn describe_effective_default(env: Env, input: Unknown) -> Result<Value> {
     let input = to_input(&env, &input).unwrap_or(script_sandbox_core::input::Input::Undefined);
     let caps = caps_or_detected(&input, "caps");
-    let policy = policy_arg(field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined), "policy");
+    let policy = policy_arg(
+        field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined),
+        "policy",
+    );
     match (policy, caps) {
         (Ok(p), Ok(c)) => to_js(&plan::describe_effective_default(&p, &c, &RealHostPaths)),
         (p, c) => {
-            let platform = c.as_ref().map(|c| c.platform.as_str()).unwrap_or(std::env::consts::OS).to_string();
+            let platform = c
+                .as_ref()
+                .map(|c| c.platform.as_str())
+                .unwrap_or(std::env::consts::OS)
+                .to_string();
             let problem = match (&p, &c) {
                 (Err(e), _) | (_, Err(e)) => e.to_string(),
                 _ => String::new(),
@@ -337,8 +391,10 @@ pub fn format_readiness_banner(env: Env, readiness: Unknown) -> Result<Value> {
 pub fn truncate_captured_output(env: Env, input: Unknown) -> Result<Value> {
     let input = to_input(&env, &input)?;
     let parsed = (|| -> std::result::Result<_, ArgError> {
-        let stdout = opt_string(field(&input, "stdout"), "stdout")?.ok_or_else(|| ArgError::invalid("stdout", "expected string"))?;
-        let stderr = opt_string(field(&input, "stderr"), "stderr")?.ok_or_else(|| ArgError::invalid("stderr", "expected string"))?;
+        let stdout = opt_string(field(&input, "stdout"), "stdout")?
+            .ok_or_else(|| ArgError::invalid("stdout", "expected string"))?;
+        let stderr = opt_string(field(&input, "stderr"), "stderr")?
+            .ok_or_else(|| ArgError::invalid("stderr", "expected string"))?;
         let max = args::opt_count(field(&input, "maxOutputBytes"), "maxOutputBytes")?;
         Ok((stdout, stderr, max))
     })();
@@ -367,12 +423,18 @@ struct CallbackSink {
 impl OutputSink for CallbackSink {
     fn stdout(&self, chunk: &[u8]) {
         if let Some(cb) = &self.stdout {
-            cb.call(Buffer::from(chunk.to_vec()), ThreadsafeFunctionCallMode::NonBlocking);
+            cb.call(
+                Buffer::from(chunk.to_vec()),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
         }
     }
     fn stderr(&self, chunk: &[u8]) {
         if let Some(cb) = &self.stderr {
-            cb.call(Buffer::from(chunk.to_vec()), ThreadsafeFunctionCallMode::NonBlocking);
+            cb.call(
+                Buffer::from(chunk.to_vec()),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
         }
     }
 }
@@ -393,12 +455,18 @@ pub fn run_sandboxed<'env>(
     let (tx, rx) = watch::channel(already_aborted);
     let request = match request {
         Ok(r) => {
-            runs().lock().map_err(|_| napi::Error::from_reason("run registry poisoned"))?.insert(run_id, tx);
+            runs()
+                .lock()
+                .map_err(|_| napi::Error::from_reason("run registry poisoned"))?
+                .insert(run_id, tx);
             Ok(r)
         }
         Err(e) => Err(arg_failure(e)),
     };
-    let sink = CallbackSink { stdout: on_stdout, stderr: on_stderr };
+    let sink = CallbackSink {
+        stdout: on_stdout,
+        stderr: on_stderr,
+    };
     env.spawn_future(async move {
         let req = match request {
             Ok(r) => r,
@@ -420,7 +488,11 @@ pub fn run_sandboxed<'env>(
         }
         Ok(match joined {
             Ok(result) => ok(to_js(&result)?),
-            Err(e) => fail("INTERNAL", format!("the run failed internally: {e}"), json!({})),
+            Err(e) => fail(
+                "INTERNAL",
+                format!("the run failed internally: {e}"),
+                json!({}),
+            ),
         })
     })
 }

@@ -87,7 +87,10 @@ fn attach_blocking(plan: &EgressPlan, pid: i32) -> Result<EgressHandle, String> 
     let ready_w_hi = above_ten(&ready_w).map_err(|e| io_err("dup", e))?;
     let exit_r_hi = above_ten(&exit_r).map_err(|e| io_err("dup", e))?;
     drop((ready_w, exit_r));
-    let fds = [(ready_w_hi.as_raw_fd(), READY_FD), (exit_r_hi.as_raw_fd(), EXIT_FD)];
+    let fds = [
+        (ready_w_hi.as_raw_fd(), READY_FD),
+        (exit_r_hi.as_raw_fd(), EXIT_FD),
+    ];
 
     let mut cmd = Command::new(&plan.slirp4netns);
     cmd.args(slirp_args(plan, pid))
@@ -108,16 +111,26 @@ fn attach_blocking(plan: &EgressPlan, pid: i32) -> Result<EgressHandle, String> 
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| io_err(&format!("cannot start {}", plan.slirp4netns), e))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| io_err(&format!("cannot start {}", plan.slirp4netns), e))?;
     drop(cmd);
     drop((ready_w_hi, exit_r_hi));
 
     // Wait for "1" on the ready pipe, bounded by READY_TIMEOUT.
-    let mut pfd = libc::pollfd { fd: ready_r.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: ready_r.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: polling one valid fd.
     let rc = unsafe { libc::poll(&mut pfd, 1, READY_TIMEOUT.as_millis() as libc::c_int) };
     let mut byte = [0u8; 1];
-    let ready = rc == 1 && std::fs::File::from(ready_r).read(&mut byte).map(|n| n == 1 && byte[0] == b'1').unwrap_or(false);
+    let ready = rc == 1
+        && std::fs::File::from(ready_r)
+            .read(&mut byte)
+            .map(|n| n == 1 && byte[0] == b'1')
+            .unwrap_or(false);
     if !ready {
         let _ = child.kill();
         let mut stderr = String::new();
@@ -125,11 +138,22 @@ fn attach_blocking(plan: &EgressPlan, pid: i32) -> Result<EgressHandle, String> 
             let _ = e.read_to_string(&mut stderr);
         }
         let _ = child.wait();
-        let why = if rc == 0 { "timed out waiting for it to become ready".to_string() } else { "it exited before becoming ready".to_string() };
+        let why = if rc == 0 {
+            "timed out waiting for it to become ready".to_string()
+        } else {
+            "it exited before becoming ready".to_string()
+        };
         let detail = stderr.trim();
-        return Err(if detail.is_empty() { format!("slirp4netns: {why}") } else { format!("slirp4netns: {why}: {detail}") });
+        return Err(if detail.is_empty() {
+            format!("slirp4netns: {why}")
+        } else {
+            format!("slirp4netns: {why}: {detail}")
+        });
     }
     // slirp4netns logs to stderr while running; nobody reads it now.
     child.stderr.take();
-    Ok(EgressHandle { child, exit_w: Some(exit_w) })
+    Ok(EgressHandle {
+        child,
+        exit_w: Some(exit_w),
+    })
 }

@@ -96,6 +96,11 @@ pub enum EgressRulesMode {
 /// and no default-accept can reach them. Allow entries are validated here
 /// too, and emitted in canonical, network-truncated, aggregated form: the
 /// ruleset never contains caller text.
+/// Blocked packets go to a `refuse` chain that rejects them (TCP with a
+/// reset), so a blocked `connect()` fails at once instead of hanging until
+/// the TCP timeout; the output chain's policy still drops anything else.
+const REFUSE: &str = "goto refuse";
+
 pub fn build_egress_nft_rules(
     mode: EgressRulesMode,
     allow: &[String],
@@ -118,6 +123,10 @@ pub fn build_egress_nft_rules(
 
     let mut lines = vec![
         format!("table inet {EGRESS_TABLE} {{"),
+        "  chain refuse {".to_string(),
+        "    meta l4proto tcp reject with tcp reset".to_string(),
+        "    reject with icmpx type admin-prohibited".to_string(),
+        "  }".to_string(),
         "  chain output {".to_string(),
     ];
     let policy = match mode {
@@ -130,8 +139,8 @@ pub fn build_egress_nft_rules(
     if deny_metadata {
         let (v4, v6): (Vec<&str>, Vec<&str>) =
             ALWAYS_BLOCKED_CIDRS.iter().partition(|c| !c.contains(':'));
-        lines.push(format!("    ip daddr {{ {} }} drop", v4.join(", ")));
-        lines.push(format!("    ip6 daddr {{ {} }} drop", v6.join(", ")));
+        lines.push(format!("    ip daddr {{ {} }} {REFUSE}", v4.join(", ")));
+        lines.push(format!("    ip6 daddr {{ {} }} {REFUSE}", v6.join(", ")));
     }
     if mode == EgressRulesMode::Allowlist {
         lines.push("    oifname \"lo\" accept".to_string());
@@ -154,7 +163,7 @@ pub fn build_egress_nft_rules(
         if !v6.is_empty() {
             lines.push(format!("    ip6 daddr {{ {} }} accept", v6.join(", ")));
         }
-        lines.push("    drop".to_string());
+        lines.push(format!("    {REFUSE}"));
     }
     lines.push("  }".to_string());
     lines.push("}".to_string());
@@ -450,16 +459,20 @@ pub(crate) mod tests {
         assert_eq!(
             rules,
             "table inet checkstack_egress {\n\
+             \x20 chain refuse {\n\
+             \x20   meta l4proto tcp reject with tcp reset\n\
+             \x20   reject with icmpx type admin-prohibited\n\
+             \x20 }\n\
              \x20 chain output {\n\
              \x20   type filter hook output priority 0; policy drop;\n\
-             \x20   ip daddr { 169.254.0.0/16 } drop\n\
-             \x20   ip6 daddr { fe80::/10, fc00::/7 } drop\n\
+             \x20   ip daddr { 169.254.0.0/16 } goto refuse\n\
+             \x20   ip6 daddr { fe80::/10, fc00::/7 } goto refuse\n\
              \x20   oifname \"lo\" accept\n\
              \x20   ip daddr { 127.0.0.0/8 } accept\n\
              \x20   ip6 daddr { ::1/128 } accept\n\
              \x20   ip daddr { 10.0.0.0/8, 192.0.2.7/32 } accept\n\
              \x20   ip6 daddr { 2001:db8::1/128 } accept\n\
-             \x20   drop\n\
+             \x20   goto refuse\n\
              \x20 }\n\
              }\n"
         );
@@ -470,7 +483,7 @@ pub(crate) mod tests {
         let rules = build_egress_nft_rules(EgressRulesMode::MetadataOnly, &[], true).unwrap();
         assert_eq!(
             rules,
-            "table inet checkstack_egress {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    ip daddr { 169.254.0.0/16 } drop\n    ip6 daddr { fe80::/10, fc00::/7 } drop\n  }\n}\n"
+            "table inet checkstack_egress {\n  chain refuse {\n    meta l4proto tcp reject with tcp reset\n    reject with icmpx type admin-prohibited\n  }\n  chain output {\n    type filter hook output priority 0; policy accept;\n    ip daddr { 169.254.0.0/16 } goto refuse\n    ip6 daddr { fe80::/10, fc00::/7 } goto refuse\n  }\n}\n"
         );
         let no_block =
             build_egress_nft_rules(EgressRulesMode::Allowlist, &["1.2.3.4".to_string()], false)

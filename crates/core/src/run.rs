@@ -15,15 +15,18 @@ use std::time::{Duration, Instant};
 
 use script_sandbox_spec::{LauncherEvent, CONTROL_FD, SPEC_FD, STATUS_FD};
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::sync::watch;
 
 use crate::capabilities::SandboxCapabilities;
 use crate::egress::{self, EgressHandle};
 use crate::output::{truncate_captured_output, utf8_prefix_len};
-use crate::plan::{build_spawn_hardening, FilesystemInputs, HardeningInput, LaunchPlan, RealHostPaths, SpawnHardening};
+use crate::plan::{
+    build_spawn_hardening, FilesystemInputs, HardeningInput, LaunchPlan, RealHostPaths,
+    SpawnHardening,
+};
 use crate::policy::SandboxPolicy;
 use crate::report::EffectiveSandbox;
 use crate::scratch::ScratchDir;
@@ -125,20 +128,29 @@ pub struct OptionError {
 }
 
 fn option_error(field: &str, message: &str) -> OptionError {
-    OptionError { field: field.to_string(), message: message.to_string() }
+    OptionError {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
 }
 
 /// Checks the parts of a request the type system cannot.
 pub fn validate_request(req: &RunRequest) -> Result<(), OptionError> {
     if req.command.is_empty() {
-        return Err(option_error("command", "must be a non-empty array of strings"));
+        return Err(option_error(
+            "command",
+            "must be a non-empty array of strings",
+        ));
     }
     if req.command[0].is_empty() {
         return Err(option_error("command", "command[0] must not be empty"));
     }
     for (i, arg) in req.command.iter().enumerate() {
         if arg.contains('\0') {
-            return Err(option_error("command", &format!("command[{i}] contains a NUL byte")));
+            return Err(option_error(
+                "command",
+                &format!("command[{i}] contains a NUL byte"),
+            ));
         }
     }
     for (field, value) in [
@@ -158,10 +170,16 @@ pub fn validate_request(req: &RunRequest) -> Result<(), OptionError> {
     }
     for (key, value) in &req.env_overrides {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return Err(option_error("env", &format!("invalid variable name {key:?}")));
+            return Err(option_error(
+                "env",
+                &format!("invalid variable name {key:?}"),
+            ));
         }
         if value.contains('\0') {
-            return Err(option_error("env", &format!("value of {key} contains a NUL byte")));
+            return Err(option_error(
+                "env",
+                &format!("value of {key} contains a NUL byte"),
+            ));
         }
     }
     Ok(())
@@ -169,7 +187,11 @@ pub fn validate_request(req: &RunRequest) -> Result<(), OptionError> {
 
 /// Runs one command to completion. Never panics; a refusal, a setup failure,
 /// a timeout and an abort all resolve with `exit_code: -1` and a report.
-pub async fn run_sandboxed(req: RunRequest, sink: &dyn OutputSink, mut cancel: watch::Receiver<bool>) -> RunResult {
+pub async fn run_sandboxed(
+    req: RunRequest,
+    sink: &dyn OutputSink,
+    mut cancel: watch::Receiver<bool>,
+) -> RunResult {
     let platform = req.caps.platform.as_str();
     if *cancel.borrow() {
         let report = EffectiveSandbox::refused(req.policy.clone(), Vec::new(), platform);
@@ -182,7 +204,10 @@ pub async fn run_sandboxed(req: RunRequest, sink: &dyn OutputSink, mut cancel: w
         Some(_) => None,
         None => Some(ScratchDir::reserve()),
     };
-    let scratch_path = req.scratch_dir.clone().or_else(|| managed_scratch.as_ref().map(|s| s.path().to_string()));
+    let scratch_path = req
+        .scratch_dir
+        .clone()
+        .or_else(|| managed_scratch.as_ref().map(|s| s.path().to_string()));
 
     let hardening = {
         let input = HardeningInput {
@@ -207,14 +232,19 @@ pub async fn run_sandboxed(req: RunRequest, sink: &dyn OutputSink, mut cancel: w
         Ok(h) => h,
         Err(unavailable) => {
             let message = unavailable.to_string();
-            let report = EffectiveSandbox::refused(req.policy.clone(), unavailable.downgrades, platform);
+            let report =
+                EffectiveSandbox::refused(req.policy.clone(), unavailable.downgrades, platform);
             return RunResult::not_started(report, message, false);
         }
     };
 
     let mut managed_scratch = managed_scratch;
     if let Some(scratch) = managed_scratch.as_mut() {
-        let owner = hardening.launch.as_ref().and_then(|l| l.switch_to).map(|ids| (ids.uid, ids.gid));
+        let owner = hardening
+            .launch
+            .as_ref()
+            .and_then(|l| l.switch_to)
+            .map(|ids| (ids.uid, ids.gid));
         if let Err(err) = scratch.create(owner) {
             let mut result = RunResult::not_started(
                 EffectiveSandbox::refused(req.policy.clone(), Vec::new(), platform),
@@ -274,7 +304,11 @@ async fn supervise(
                 format!("sandbox setup failed: spawn: {err}"),
                 false,
             );
-            result.setup_error = Some(SetupFailure { step: "spawn".into(), errno: err.raw_os_error(), message: err.to_string() });
+            result.setup_error = Some(SetupFailure {
+                step: "spawn".into(),
+                errno: err.raw_os_error(),
+                message: err.to_string(),
+            });
             return result;
         }
     };
@@ -319,7 +353,10 @@ async fn supervise(
         if !result.stderr.is_empty() && !result.stderr.ends_with('\n') {
             result.stderr.push('\n');
         }
-        result.stderr.push_str(&format!("sandbox setup failed: {}: {}", failure.step, failure.message));
+        result.stderr.push_str(&format!(
+            "sandbox setup failed: {}: {}",
+            failure.step, failure.message
+        ));
         result.setup_error = Some(failure);
         return result;
     }
@@ -424,7 +461,14 @@ impl Spawned {
     fn has_exited_now(&self) -> bool {
         // SAFETY: waitid with WNOWAIT only inspects our own child.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::waitid(libc::P_PID, self.pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
         rc != 0 || unsafe { info.si_pid() } != 0
     }
 
@@ -547,12 +591,19 @@ fn finish_spawn(
     status: Option<OwnedFd>,
     control: Option<OwnedFd>,
 ) -> io::Result<Spawned> {
-    let StdioPipes { stdin, stdout, stderr } = pipes;
+    let StdioPipes {
+        stdin,
+        stdout,
+        stderr,
+    } = pipes;
     let (stdin_parent, stdin_child) = match stdin {
         Some((r, w)) => (Some(w), Stdio::from(r)),
         None => (None, Stdio::null()),
     };
-    cmd.stdin(stdin_child).stdout(Stdio::from(stdout.1)).stderr(Stdio::from(stderr.1)).process_group(0);
+    cmd.stdin(stdin_child)
+        .stdout(Stdio::from(stdout.1))
+        .stderr(Stdio::from(stderr.1))
+        .process_group(0);
     let child = cmd.spawn()?;
     drop(cmd); // closes our copies of the child-side ends
     let pid = child.id() as libc::pid_t;
@@ -571,11 +622,21 @@ fn finish_spawn(
     })
 }
 
-fn spawn_launcher(plan: &LaunchPlan, req: &RunRequest, env: Vec<(String, String)>, scratch: Option<&str>) -> io::Result<Spawned> {
+fn spawn_launcher(
+    plan: &LaunchPlan,
+    req: &RunRequest,
+    env: Vec<(String, String)>,
+    scratch: Option<&str>,
+) -> io::Result<Spawned> {
     let mut spec = plan.to_spec(req.command.clone(), env);
     // The caller's cwd wins; else the plan's (the scratch dir under a
     // confined root); else the scratch dir, as with a direct run.
-    if let Some(cwd) = req.cwd.clone().or_else(|| spec.process.cwd.clone()).or_else(|| scratch.map(str::to_string)) {
+    if let Some(cwd) = req
+        .cwd
+        .clone()
+        .or_else(|| spec.process.cwd.clone())
+        .or_else(|| scratch.map(str::to_string))
+    {
         spec.process.cwd = Some(cwd);
     }
     let json = serde_json::to_vec(&spec).map_err(io::Error::other)?;
@@ -588,7 +649,11 @@ fn spawn_launcher(plan: &LaunchPlan, req: &RunRequest, env: Vec<(String, String)
 
     let mut cmd = Command::new(&plan.launcher);
     cmd.arg("--").args(&req.command).env_clear();
-    let fds = [(spec_fd.as_raw_fd(), SPEC_FD), (status_w.as_raw_fd(), STATUS_FD), (control_r.as_raw_fd(), CONTROL_FD)];
+    let fds = [
+        (spec_fd.as_raw_fd(), SPEC_FD),
+        (status_w.as_raw_fd(), STATUS_FD),
+        (control_r.as_raw_fd(), CONTROL_FD),
+    ];
     // SAFETY: the closure runs between fork and exec and only calls dup2,
     // which is async-signal-safe; the source fds are >= 10 so they never
     // collide with the targets.
@@ -607,7 +672,11 @@ fn spawn_launcher(plan: &LaunchPlan, req: &RunRequest, env: Vec<(String, String)
     spawned
 }
 
-fn spawn_direct(req: &RunRequest, env: Vec<(String, String)>, scratch: Option<&str>) -> io::Result<Spawned> {
+fn spawn_direct(
+    req: &RunRequest,
+    env: Vec<(String, String)>,
+    scratch: Option<&str>,
+) -> io::Result<Spawned> {
     let pipes = stdio_pipes(req.stdin.is_some())?;
     let mut cmd = Command::new(&req.command[0]);
     cmd.args(&req.command[1..]).env_clear().envs(env);
@@ -660,7 +729,9 @@ async fn watch_run(
     cancel: &mut watch::Receiver<bool>,
 ) -> Outcome {
     let mut out = Outcome::default();
-    let mut budget = Budget { remaining: hardening.max_output_bytes };
+    let mut budget = Budget {
+        remaining: hardening.max_output_bytes,
+    };
     // Before exit: the run's deadline. After a kill or exit: how long a
     // straggler holding a pipe open may delay the end of the run.
     let mut timer = tokio::time::Instant::now() + req.timeout;
@@ -791,23 +862,40 @@ async fn read_some(pipe: &mut Option<pipe::Receiver>, buf: &mut [u8]) -> Option<
     }
 }
 
-async fn next_line(lines: &mut Option<tokio::io::Lines<BufReader<pipe::Receiver>>>) -> Option<String> {
+async fn next_line(
+    lines: &mut Option<tokio::io::Lines<BufReader<pipe::Receiver>>>,
+) -> Option<String> {
     match lines {
         Some(l) => l.next_line().await.ok().flatten(),
         None => std::future::pending().await,
     }
 }
 
-async fn attach_egress(hardening: &SpawnHardening, init_pid: Option<i32>, child: &mut Spawned) -> Result<EgressHandle, SetupFailure> {
-    let fail = |message: String| SetupFailure { step: "egress".into(), errno: None, message };
+async fn attach_egress(
+    hardening: &SpawnHardening,
+    init_pid: Option<i32>,
+    child: &mut Spawned,
+) -> Result<EgressHandle, SetupFailure> {
+    let fail = |message: String| SetupFailure {
+        step: "egress".into(),
+        errno: None,
+        message,
+    };
     let plan = hardening
         .launch
         .as_ref()
         .and_then(|l| l.egress.as_ref())
         .ok_or_else(|| fail("the launcher asked for egress, but the plan has none".into()))?;
-    let pid = init_pid.ok_or_else(|| fail("the launcher asked for egress before reporting its pid".into()))?;
+    let pid = init_pid
+        .ok_or_else(|| fail("the launcher asked for egress before reporting its pid".into()))?;
     let handle = egress::attach(plan, pid).await.map_err(fail)?;
-    let control = child.control.as_mut().ok_or_else(|| fail("no control channel to the launcher".into()))?;
-    control.write_all(b"1").await.map_err(|e| fail(format!("cannot release the launcher: {e}")))?;
+    let control = child
+        .control
+        .as_mut()
+        .ok_or_else(|| fail("no control channel to the launcher".into()))?;
+    control
+        .write_all(b"1")
+        .await
+        .map_err(|e| fail(format!("cannot release the launcher: {e}")))?;
     Ok(handle)
 }

@@ -13,9 +13,14 @@ pub struct ScratchDir {
 impl ScratchDir {
     /// Pick a fresh, unpredictable name under the temp dir; create nothing.
     pub fn reserve() -> Self {
-        let base = std::env::var_os("TMPDIR").filter(|v| Path::new(v).is_absolute()).map(PathBuf::from);
+        let base = std::env::var_os("TMPDIR")
+            .filter(|v| Path::new(v).is_absolute())
+            .map(PathBuf::from);
         let base = base.unwrap_or_else(|| PathBuf::from("/tmp"));
-        ScratchDir { path: base.join(format!("script-sandbox-{}", random_hex())), created: false }
+        ScratchDir {
+            path: base.join(format!("script-sandbox-{}", random_hex())),
+            created: false,
+        }
     }
 
     pub fn path(&self) -> &str {
@@ -60,7 +65,9 @@ pub fn remove_tree(path: &Path) {
 }
 
 fn open_up(dir: &Path) {
-    let Ok(meta) = std::fs::symlink_metadata(dir) else { return };
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return;
+    };
     if !meta.is_dir() {
         return;
     }
@@ -78,7 +85,10 @@ fn random_hex() -> String {
     let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
     if n != bytes.len() as isize {
         // Fall back to time and pid; the mkdir still refuses to reuse a name.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         return format!("{:x}{:x}", t, std::process::id());
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()

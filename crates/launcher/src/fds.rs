@@ -19,6 +19,25 @@ pub fn set_cloexec(fd: RawFd) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Put /dev/null on each of `fds` that is not open, so the numbers stay
+/// taken: otherwise our own pipes could land on 0-2 (and reach the command
+/// as its stdio) or on the status/control numbers.
+pub fn reserve(fds: &[RawFd]) {
+    for &fd in fds {
+        // SAFETY: fcntl/open/dup2/close on plain integers we own.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) >= 0 {
+                continue;
+            }
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 && null != fd {
+                libc::dup2(null, fd);
+                libc::close(null);
+            }
+        }
+    }
+}
+
 /// Make every fd from `first` up close-on-exec, so nothing the supervisor or
 /// we opened leaks into the command. `close_range` (Linux 5.11) does it in
 /// one call; otherwise walk the possible fd numbers.

@@ -31,6 +31,8 @@ pub fn run() -> i32 {
     if getppid() != parent {
         return 1;
     }
+    // Keep the well-known numbers taken (the spec fd is checked on read).
+    fds::reserve(&[0, 1, 2, STATUS_FD, CONTROL_FD]);
     // The command must never inherit the status or control pipe.
     let _ = fds::set_cloexec(STATUS_FD);
     let _ = fds::set_cloexec(CONTROL_FD);

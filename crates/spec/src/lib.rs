@@ -80,7 +80,11 @@ pub enum SetupOp {
     /// Load an nftables ruleset with the `nft` binary (given
     /// CAP_NET_ADMIN for that exec only), then verify the table is present.
     #[serde(rename_all = "camelCase")]
-    NftRuleset { nft: String, ruleset: String, table: String },
+    NftRuleset {
+        nft: String,
+        ruleset: String,
+        table: String,
+    },
     /// Report `LauncherEvent::EgressWait` and block until the supervisor
     /// writes the go-ahead byte on `CONTROL_FD` (slirp4netns is attached).
     AwaitEgress,
@@ -92,7 +96,11 @@ pub enum SetupOp {
     /// Bind a host path into the new root (`nosuid,nodev`; read-only when
     /// `readonly`). `source` must exist; `dest`'s parents are created.
     #[serde(rename_all = "camelCase")]
-    Bind { source: String, dest: String, readonly: bool },
+    Bind {
+        source: String,
+        dest: String,
+        readonly: bool,
+    },
     /// Mount a fresh tmpfs (`nosuid,nodev`) at `dest`.
     #[serde(rename_all = "camelCase")]
     Tmpfs {
@@ -231,8 +239,15 @@ mod tests {
         let ops = vec![
             SetupOp::LoopbackUp,
             SetupOp::NewRoot,
-            SetupOp::Bind { source: "/usr".into(), dest: "/usr".into(), readonly: true },
-            SetupOp::Tmpfs { dest: "/tmp".into(), size_bytes: Some(1 << 20) },
+            SetupOp::Bind {
+                source: "/usr".into(),
+                dest: "/usr".into(),
+                readonly: true,
+            },
+            SetupOp::Tmpfs {
+                dest: "/tmp".into(),
+                size_bytes: Some(1 << 20),
+            },
             SetupOp::FinishRoot,
         ];
         let json = serde_json::to_string(&ops).unwrap();
@@ -246,14 +261,24 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = serde_json::from_str::<Namespaces>(r#"{"user":true,"mount":true,"pid":true,"ipc":true,"uts":true,"net":true,"cgroup":true}"#);
+        let err = serde_json::from_str::<Namespaces>(
+            r#"{"user":true,"mount":true,"pid":true,"ipc":true,"uts":true,"net":true,"cgroup":true}"#,
+        );
         assert!(err.is_err());
     }
 
     #[test]
     fn events_are_single_lines() {
-        let line = LauncherEvent::Error { step: "mount /usr".into(), errno: Some(13), message: "a\nb".into() }.to_line();
+        let line = LauncherEvent::Error {
+            step: "mount /usr".into(),
+            errno: Some(13),
+            message: "a\nb".into(),
+        }
+        .to_line();
         assert_eq!(line.matches('\n').count(), 1);
-        assert_eq!(line, "{\"event\":\"error\",\"step\":\"mount /usr\",\"errno\":13,\"message\":\"a\\nb\"}\n");
+        assert_eq!(
+            line,
+            "{\"event\":\"error\",\"step\":\"mount /usr\",\"errno\":13,\"message\":\"a\\nb\"}\n"
+        );
     }
 }
