@@ -49,6 +49,9 @@ export declare function resetCapabilitiesCache(): void
 
 export declare function resolveDefaultProfile(uidEnv?: string | undefined | null, gidEnv?: string | undefined | null): any
 
+/** What to log for a run's report: `{ downgrades?, warning?, notes?, info? }`. */
+export declare function runLog(effective: unknown): any
+
 /**
  * Start a run. Options are validated here (synchronously, so errors name
  * the field); the run itself happens on the tokio runtime.
@@ -56,7 +59,5 @@ export declare function resolveDefaultProfile(uidEnv?: string | undefined | null
 export declare function runSandboxed(options: unknown, runId: number, alreadyAborted: boolean, onStdout?: ChunkCallback | undefined | null, onStderr?: ChunkCallback | undefined | null): Promise<unknown>
 
 export declare function summarizeCapabilities(caps: unknown): any
-
-export declare function summarizeRunDowngrades(effective: unknown): any
 
 export declare function truncateCapturedOutput(input: unknown): any

@@ -340,6 +340,8 @@ export interface SandboxRunResult {
   sandbox: EffectiveSandbox
   /** Present when building the sandbox failed; the command never ran. */
   setupError?: { step: string; errno?: number; message: string }
+  /** The egress ruleset as listed inside the run's namespace once loaded. */
+  egressRuleset?: string
 }
 
 export declare function runSandboxed(options: RunSandboxedOptions): Promise<SandboxRunResult>

@@ -182,28 +182,20 @@ function describeEffectiveDefault(input) {
   }
 }
 
+/** The downgrades of a run, summarized for one log line; undefined when none. */
 function summarizeRunDowngrades(effective) {
-  return unwrap(native.summarizeRunDowngrades(effective)) ?? undefined
+  if (effective === undefined || effective === null) return undefined
+  return unwrap(native.runLog(effective)).downgrades
 }
 
+/** Log a run's downgrades (one warning) and notes (one info line); silent when fully enforced. */
 function surfaceRunDowngrades(args) {
   requireObject(args, 'surfaceRunDowngrades')
   const { logger, effective } = args
-  const summary = summarizeRunDowngrades(effective)
-  if (summary !== undefined) {
-    logger.warn(
-      `script sandbox degraded: ${summary.layers.join(', ')} not fully enforced on ${summary.platform}`,
-      summary.reasons,
-    )
-  }
-  if (effective !== undefined && effective.notes.length > 0) {
-    const notes = {}
-    for (const n of effective.notes) notes[n.layer] = n.note
-    logger.info(
-      `script sandbox notes (${effective.notes.map((n) => n.layer).join(', ')}) on ${effective.platform}`,
-      notes,
-    )
-  }
+  if (effective === undefined || effective === null) return
+  const log = unwrap(native.runLog(effective))
+  if (log.warning !== undefined) logger.warn(log.warning, log.downgrades.reasons)
+  if (log.info !== undefined) logger.info(log.info, log.notes.notes)
 }
 
 function logSandboxCapabilitiesAtStartup(args) {

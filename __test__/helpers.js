@@ -43,6 +43,18 @@ function processesWith(marker) {
   return found
 }
 
+/** Live processes whose argv starts with `argv` (the command itself, not its launcher). */
+function commandPids(argv) {
+  const prefix = argv.join('\0') + '\0'
+  return processesWith(prefix).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(prefix)
+    } catch {
+      return false
+    }
+  })
+}
+
 /** Wait (bounded) until no process carries `marker`; returns the survivors. */
 async function survivorsAfter(marker, ms = 3000) {
   const deadline = Date.now() + ms
@@ -72,4 +84,4 @@ function sh(script, policy = securePolicy(), extra = {}) {
   return sandbox.runSandboxed({ command: ['sh', '-c', script], policy, timeoutMs: 20000, ...extra })
 }
 
-module.exports = { requireCapability, hasNamespaces, uniqueToken, processesWith, survivorsAfter, securePolicy, sh }
+module.exports = { requireCapability, hasNamespaces, uniqueToken, processesWith, commandPids, survivorsAfter, securePolicy, sh }

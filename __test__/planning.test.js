@@ -905,6 +905,35 @@ describe('buildEgressNftRules', () => {
   })
 })
 
+describe('capability objects of the original shape', () => {
+  // Only the original's fields: the additive ones default to "absent", so
+  // nothing the native engine would need is claimed.
+  const original = {
+    platform: 'linux',
+    euidIsRoot: false,
+    hasPrlimit: true,
+    rlimitNative: true,
+    wrapper: 'bwrap',
+    userNamespaces: true,
+    netNamespaces: true,
+    userNsCreatable: true,
+    netEgressIface: null,
+    netEgressAddressing: null,
+    netEgressRootless: true,
+  }
+
+  it('are accepted and claim nothing they cannot deliver', () => {
+    const h = plan({ policy: degrading(), caps: original })
+    assert.equal('launch' in h, false)
+    assert.equal(h.effective.enforced.filesystem, false)
+    assert.equal(h.effective.enforced.network, false)
+    assert.equal(h.effective.enforced.privilege, true)
+    assert.ok(h.effective.downgrades.length > 0)
+    assert.equal(buildNetworkLayer({ policy: DEFAULT_SANDBOX_PROFILE.network, caps: original }).kind, 'degrade')
+    unavailable(() => plan({ policy: DEFAULT_SANDBOX_PROFILE, caps: original }))
+  })
+})
+
 describe('profiles on a full host', () => {
   it('FAIL_CLOSED_SANDBOX_PROFILE: deny network, confined FS, never fails', () => {
     const h = plan({ policy: FAIL_CLOSED_SANDBOX_PROFILE, caps: noUsernsCaps() })

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use script_sandbox_core::capabilities::SandboxCapabilities;
 use script_sandbox_core::input::Input;
-use script_sandbox_core::observability::Readiness;
+use script_sandbox_core::observability::{Readiness, ReportView};
 use script_sandbox_core::policy::{self, NetworkPolicy, PolicyError, SandboxPolicy};
-use script_sandbox_core::report::EffectiveSandbox;
 use script_sandbox_core::run::{validate_request, RunRequest};
 
 use crate::convert::input_to_json;
@@ -141,7 +140,7 @@ pub fn network_arg(value: Option<&Input>, name: &str) -> Result<NetworkPolicy, A
         })
 }
 
-pub fn effective_arg(value: &Input, name: &str) -> Result<EffectiveSandbox, ArgError> {
+pub fn report_view_arg(value: &Input, name: &str) -> Result<ReportView, ArgError> {
     from_json(value, name)
 }
 

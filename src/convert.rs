@@ -3,7 +3,7 @@
 
 use std::ptr;
 
-use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{FromNapiValue, Unknown};
 use napi::JsValue;
 use napi::{sys, Env, Error, Result, Status};
 use script_sandbox_core::input::Input;
@@ -91,6 +91,9 @@ unsafe fn read(
             if let Some(bytes) = unsafe { read_bytes(env, v)? } {
                 return Ok(Input::Bytes(bytes));
             }
+            if !unsafe { is_plain_object(env, v)? } {
+                return Ok(Input::Other("object that is not a plain object".into()));
+            }
             let mut names = ptr::null_mut();
             check(
                 unsafe {
@@ -135,6 +138,30 @@ unsafe fn read(
         sys::ValueType::napi_bigint => Input::Other("bigint".into()),
         _ => Input::Other("external".into()),
     })
+}
+
+/// True for `{...}` literals and `Object.create(null)`: a Date, Map, class
+/// instance or Proxy-wrapped exotic is not a policy, whatever its own keys.
+unsafe fn is_plain_object(env: sys::napi_env, v: sys::napi_value) -> Result<bool> {
+    let mut proto = ptr::null_mut();
+    check(unsafe { sys::napi_get_prototype(env, v, &mut proto) }, "prototype")?;
+    let mut ty = 0;
+    check(unsafe { sys::napi_typeof(env, proto, &mut ty) }, "typeof prototype")?;
+    if ty == sys::ValueType::napi_null {
+        return Ok(true);
+    }
+    let mut global = ptr::null_mut();
+    check(unsafe { sys::napi_get_global(env, &mut global) }, "global")?;
+    let mut object_ctor = ptr::null_mut();
+    check(unsafe { sys::napi_get_named_property(env, global, c"Object".as_ptr(), &mut object_ctor) }, "Object")?;
+    let mut object_proto = ptr::null_mut();
+    check(
+        unsafe { sys::napi_get_named_property(env, object_ctor, c"prototype".as_ptr(), &mut object_proto) },
+        "Object.prototype",
+    )?;
+    let mut same = false;
+    check(unsafe { sys::napi_strict_equals(env, proto, object_proto, &mut same) }, "prototype check")?;
+    Ok(same)
 }
 
 /// Buffer / Uint8Array contents, or `None` for any other object.
@@ -225,7 +252,3 @@ pub fn to_js<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
         )
     })
 }
-
-/// Used by `#[napi]` returns of `serde_json::Value`.
-#[allow(dead_code)]
-pub fn unused<T: ToNapiValue>(_: T) {}

@@ -353,14 +353,12 @@ pub fn describe_effective_default(env: Env, input: Unknown) -> Result<Value> {
     }
 }
 
+/// What to log for a run's report: `{ downgrades?, warning?, notes?, info? }`.
 #[napi(catch_unwind)]
-pub fn summarize_run_downgrades(env: Env, effective: Unknown) -> Result<Value> {
+pub fn run_log(env: Env, effective: Unknown) -> Result<Value> {
     let effective = to_input(&env, &effective)?;
-    if effective == script_sandbox_core::input::Input::Undefined {
-        return Ok(ok(Value::Null));
-    }
-    Ok(match args::effective_arg(&effective, "effective") {
-        Ok(e) => ok(to_js(&observability::summarize_run_downgrades(&e))?),
+    Ok(match args::report_view_arg(&effective, "effective") {
+        Ok(view) => ok(to_js(&observability::run_log(&view))?),
         Err(e) => arg_failure(e),
     })
 }

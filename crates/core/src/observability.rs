@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::capabilities::{Platform, SandboxCapabilities, Wrapper};
-use crate::report::EffectiveSandbox;
+use crate::report::{EffectiveSandbox, SandboxDowngrade, SandboxNote};
 
 /// A map that keeps its insertion order when serialized.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -91,6 +91,47 @@ pub fn summarize_capabilities(caps: &SandboxCapabilities) -> OrderedMap<Value> {
     m
 }
 
+/// The parts of a run's report the log summaries read. Deserializes from any
+/// report-shaped object, so callers need not pass a complete report.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReportView {
+    pub downgrades: Vec<SandboxDowngrade>,
+    #[serde(default)]
+    pub notes: Vec<SandboxNote>,
+    pub platform: String,
+}
+
+impl From<&EffectiveSandbox> for ReportView {
+    fn from(e: &EffectiveSandbox) -> Self {
+        ReportView { downgrades: e.downgrades.clone(), notes: e.notes.clone(), platform: e.platform.clone() }
+    }
+}
+
+/// What to log for one run: a warning for downgrades, an info line for notes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLog {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downgrades: Option<RunDowngradeSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<RunNoteSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
+}
+
+pub fn run_log(report: &ReportView) -> RunLog {
+    let downgrades = summarize_run_downgrades(report);
+    let notes = summarize_run_notes(report);
+    RunLog {
+        warning: downgrades.as_ref().map(downgrade_warning_message),
+        info: notes.as_ref().map(note_info_message),
+        downgrades,
+        notes,
+    }
+}
+
 /// The downgrades of one run, for a single structured warning.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -103,7 +144,7 @@ pub struct RunDowngradeSummary {
 }
 
 /// `None` when every requested layer was enforced.
-pub fn summarize_run_downgrades(effective: &EffectiveSandbox) -> Option<RunDowngradeSummary> {
+pub fn summarize_run_downgrades(effective: &ReportView) -> Option<RunDowngradeSummary> {
     if effective.downgrades.is_empty() {
         return None;
     }
@@ -133,7 +174,7 @@ pub struct RunNoteSummary {
 }
 
 /// `None` when the run has no notes.
-pub fn summarize_run_notes(effective: &EffectiveSandbox) -> Option<RunNoteSummary> {
+pub fn summarize_run_notes(effective: &ReportView) -> Option<RunNoteSummary> {
     if effective.notes.is_empty() {
         return None;
     }
@@ -353,8 +394,8 @@ mod tests {
 
     #[test]
     fn run_summaries() {
-        assert_eq!(summarize_run_downgrades(&effective(vec![], vec![])), None);
-        assert_eq!(summarize_run_notes(&effective(vec![], vec![])), None);
+        assert_eq!(summarize_run_downgrades(&(&effective(vec![], vec![])).into()), None);
+        assert_eq!(summarize_run_notes(&(&effective(vec![], vec![])).into()), None);
         let e = effective(
             vec![
                 SandboxDowngrade {
@@ -375,7 +416,7 @@ mod tests {
                 note: "n".into(),
             }],
         );
-        let s = summarize_run_downgrades(&e).unwrap();
+        let s = summarize_run_downgrades(&(&e).into()).unwrap();
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
             serde_json::json!({"layers": ["network", "filesystem", "network"], "reasons": {"network": "c", "filesystem": "b"}, "platform": "linux"})
@@ -384,7 +425,7 @@ mod tests {
             downgrade_warning_message(&s),
             "script sandbox degraded: network, filesystem, network not fully enforced on linux"
         );
-        let n = summarize_run_notes(&e).unwrap();
+        let n = summarize_run_notes(&(&e).into()).unwrap();
         assert_eq!(n.notes.get("resources").map(String::as_str), Some("n"));
         assert_eq!(
             note_info_message(&n),

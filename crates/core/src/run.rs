@@ -98,6 +98,9 @@ pub struct RunResult {
     pub sandbox: EffectiveSandbox,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup_error: Option<SetupFailure>,
+    /// The egress ruleset as listed inside the run's namespace after loading.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_ruleset: Option<String>,
 }
 
 impl RunResult {
@@ -115,6 +118,7 @@ impl RunResult {
             resource_usage: None,
             sandbox,
             setup_error: None,
+            egress_ruleset: None,
         }
     }
 }
@@ -346,6 +350,7 @@ async fn supervise(
         resource_usage: usage.map(|(_, u)| u),
         sandbox: hardening.effective.clone(),
         setup_error: None,
+        egress_ruleset: outcome.egress_ruleset,
     };
 
     if let Some(failure) = outcome.setup_error {
@@ -696,6 +701,7 @@ struct Outcome {
     aborted: bool,
     exited: Option<ExitStatus>,
     setup_error: Option<SetupFailure>,
+    egress_ruleset: Option<String>,
 }
 
 /// One shared budget for stdout and stderr together.
@@ -777,6 +783,7 @@ async fn watch_run(
                 match line {
                     Some(line) => match serde_json::from_str::<LauncherEvent>(&line) {
                         Ok(LauncherEvent::Started { pid }) => init_pid = Some(pid),
+                        Ok(LauncherEvent::RulesetLoaded { listing }) => out.egress_ruleset = Some(listing),
                         Ok(LauncherEvent::EgressWait) => {
                             match attach_egress(hardening, init_pid, child).await {
                                 Ok(handle) => egress = Some(handle),

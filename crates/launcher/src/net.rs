@@ -41,8 +41,9 @@ pub fn loopback_up() -> StepResult<()> {
     result
 }
 
-/// Load `ruleset` with `nft -f -`, then check `table inet <table>` exists.
-pub fn load_nft(nft: &str, ruleset: &str, table: &str) -> StepResult<()> {
+/// Load `ruleset` with `nft -f -`, then check `table inet <table>` exists;
+/// returns that table as nft lists it.
+pub fn load_nft(nft: &str, ruleset: &str, table: &str) -> StepResult<String> {
     let step = format!("nft {table}");
     let (status, output) = run_nft(&step, nft, &["-f", "-"], Some(ruleset))?;
     if status != 0 {
@@ -62,7 +63,7 @@ pub fn load_nft(nft: &str, ruleset: &str, table: &str) -> StepResult<()> {
             ),
         ));
     }
-    Ok(())
+    Ok(output)
 }
 
 fn describe(status: libc::c_int) -> String {

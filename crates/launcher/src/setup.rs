@@ -24,7 +24,11 @@ fn run_one(op: &SetupOp, mounts: &mut Mounts) -> StepResult<()> {
             nft,
             ruleset,
             table,
-        } => net::load_nft(nft, ruleset, table),
+        } => {
+            let listing = net::load_nft(nft, ruleset, table)?;
+            spec_io::report(&LauncherEvent::RulesetLoaded { listing });
+            Ok(())
+        }
         SetupOp::AwaitEgress => await_egress(),
         SetupOp::Hostname { name } => {
             sethostname(name).step(&format!("hostname {name}"), "sethostname")

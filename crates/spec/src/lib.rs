@@ -200,6 +200,10 @@ pub enum LauncherEvent {
     /// The namespace init exists; `pid` is its host pid.
     #[serde(rename_all = "camelCase")]
     Started { pid: i32 },
+    /// The egress ruleset as `nft list table` shows it right after loading:
+    /// what is really in force in the run's network namespace.
+    #[serde(rename_all = "camelCase")]
+    RulesetLoaded { listing: String },
     /// The egress filter is loaded; attach egress to `Started.pid`'s
     /// network namespace, then write one byte on `CONTROL_FD`.
     EgressWait,
