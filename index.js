@@ -5,7 +5,7 @@
 // error classes, holds the JS-side state that must be JS (the policy
 // provider closure, AbortSignal wiring) and re-exports the runners.
 
-const native = require('./binding.js')
+const native = require('./lib/native.js')
 const { unwrap, SandboxPolicyError, SandboxUnavailableError } = require('./lib/errors.js')
 const provider = require('./lib/provider.js')
 

@@ -3,7 +3,7 @@
 // The process-wide policy provider. It holds a JS closure, so it lives in
 // JS; what it returns is validated natively like any other policy.
 
-const native = require('../binding.js')
+const native = require('./native.js')
 
 const FAIL_CLOSED_DOWNGRADE_REASON =
   'no global sandbox policy provider was registered (or it failed); fell back to the most ' +

@@ -10,7 +10,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { pathToFileURL } = require('node:url')
 
-const native = require('../binding.js')
+const native = require('./native.js')
 const api = require('../index.js')
 const provider = require('./provider.js')
 const { SandboxUnavailableError } = require('./errors.js')

@@ -41,7 +41,7 @@ async function startTestHosts() {
 function stageReadableCopy() {
   // CI's clone may sit where the unprivileged user cannot read.
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'script-sandbox-unpriv-'))
-  const entries = ['package.json', 'index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'cli.js', 'lib', '__test__', 'script-sandbox-launcher']
+  const entries = ['package.json', 'README.md', 'index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'cli.js', 'lib', '__test__', 'script-sandbox-launcher']
   for (const entry of entries) fs.cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true })
   for (const f of fs.readdirSync(root).filter((f) => f.endsWith('.node'))) fs.copyFileSync(path.join(root, f), path.join(stage, f))
   execFileSync('chmod', ['-R', 'a+rX', stage])
@@ -55,7 +55,7 @@ async function main() {
   execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { cwd: root, stdio: 'inherit' })
 
   step('generated binding matches the committed one', 'git', ['diff', '--exit-code', '--', 'binding.js', 'binding.d.ts'])
-  step('cargo test', 'cargo', ['test', '--workspace', '--release'])
+  step('cargo test', 'cargo', ['test', '--workspace'])
   step('type check', path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', '__test__/tsconfig.json'])
 
   const testFiles = fs.readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.js')).sort().map((f) => `__test__/${f}`)

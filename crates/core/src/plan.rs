@@ -687,14 +687,17 @@ fn plan_filesystem(
         .as_deref()
         .and_then(|p| paths.realpath(p))
         .filter(|p| p.starts_with('/') && paths.is_file(p) && !under_any(p, &base));
-    if let Some(interpreter) = &interpreter {
-        plan.ops.push(ro_bind(interpreter));
-        read_only.push(interpreter.clone());
-    }
+    // The fresh /tmp goes first: every later bind may live under /tmp (an
+    // interpreter installed in a temp dir, the scratch dir) and must not be
+    // hidden by it.
     plan.ops.push(SetupOp::Tmpfs {
         dest: "/tmp".to_string(),
         size_bytes: fs.scratch_bytes,
     });
+    if let Some(interpreter) = &interpreter {
+        plan.ops.push(ro_bind(interpreter));
+        read_only.push(interpreter.clone());
+    }
     plan.ops.push(SetupOp::Bind {
         source: scratch.clone(),
         dest: scratch.clone(),
@@ -1007,12 +1010,12 @@ mod tests {
             ro("/sbin"),
             ro("/lib"),
             ro("/etc"),
+            SetupOp::Tmpfs {
+                dest: "/tmp".into(),
+                size_bytes: tmp_size,
+            },
             ro(NODE_REAL),
         ];
-        ops.push(SetupOp::Tmpfs {
-            dest: "/tmp".into(),
-            size_bytes: tmp_size,
-        });
         ops.push(SetupOp::Bind {
             source: SCRATCH.into(),
             dest: SCRATCH.into(),
@@ -1744,6 +1747,36 @@ mod tests {
         );
         assert_eq!(launch.landlock, None);
         assert_eq!(launch.seccomp, None);
+    }
+
+    #[test]
+    fn no_mount_hides_an_earlier_bind() {
+        // An interpreter (or scratch dir) under /tmp must be bound after the
+        // fresh /tmp is mounted, or the tmpfs would hide it.
+        let mut paths = FakePaths::new();
+        paths.existing.insert("/tmp/installs/bun".into());
+        let policy = default_profile();
+        let c = caps(false);
+        let mut input = HardeningInput::new(&policy, &c, USER, &paths);
+        input.filesystem.scratch_dir = Some("/tmp/run-1".into());
+        input.filesystem.interpreter_path = Some("/tmp/installs/bun".into());
+        let setup = build_spawn_hardening(&input).unwrap().launch.unwrap().setup;
+        let dest_of = |op: &SetupOp| match op {
+            SetupOp::Bind { dest, .. } | SetupOp::Tmpfs { dest, .. } | SetupOp::Proc { dest } | SetupOp::Dev { dest } => {
+                Some(dest.clone())
+            }
+            _ => None,
+        };
+        for (i, later) in setup.iter().enumerate() {
+            let Some(later) = dest_of(later) else { continue };
+            for earlier in setup[..i].iter().filter_map(dest_of) {
+                assert!(
+                    !(earlier != later && earlier.starts_with(&format!("{later}/"))),
+                    "{later} mounted after {earlier} hides it: {setup:?}"
+                );
+            }
+        }
+        assert!(setup.contains(&ro("/tmp/installs/bun")));
     }
 
     #[test]
