@@ -214,10 +214,12 @@ function exposeGc() {
 
 // ------------------------------------------------------------------- table
 
-function table(headers, rows) {
+/** align: one 'l' or 'r' per column (default: first left, the rest right). */
+function table(headers, rows, align) {
   const cells = [headers, ...rows].map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
-  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  const left = (i) => (align ? align[i] === 'l' : i === 0)
+  const line = (r) => r.map((c, i) => (left(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n')
 }
 

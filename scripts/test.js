@@ -55,6 +55,8 @@ async function main() {
   execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { cwd: root, stdio: 'inherit' })
 
   step('generated binding matches the committed one', 'git', ['diff', '--exit-code', '--', 'binding.js', 'binding.d.ts'])
+  step('rustfmt', 'cargo', ['fmt', '--all', '--check'])
+  step('clippy', 'cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings'])
   step('cargo test', 'cargo', ['test', '--workspace'])
   step('type check', path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', '__test__/tsconfig.json'])
 

@@ -144,23 +144,37 @@ unsafe fn read(
 /// instance or Proxy-wrapped exotic is not a policy, whatever its own keys.
 unsafe fn is_plain_object(env: sys::napi_env, v: sys::napi_value) -> Result<bool> {
     let mut proto = ptr::null_mut();
-    check(unsafe { sys::napi_get_prototype(env, v, &mut proto) }, "prototype")?;
+    check(
+        unsafe { sys::napi_get_prototype(env, v, &mut proto) },
+        "prototype",
+    )?;
     let mut ty = 0;
-    check(unsafe { sys::napi_typeof(env, proto, &mut ty) }, "typeof prototype")?;
+    check(
+        unsafe { sys::napi_typeof(env, proto, &mut ty) },
+        "typeof prototype",
+    )?;
     if ty == sys::ValueType::napi_null {
         return Ok(true);
     }
     let mut global = ptr::null_mut();
     check(unsafe { sys::napi_get_global(env, &mut global) }, "global")?;
     let mut object_ctor = ptr::null_mut();
-    check(unsafe { sys::napi_get_named_property(env, global, c"Object".as_ptr(), &mut object_ctor) }, "Object")?;
+    check(
+        unsafe { sys::napi_get_named_property(env, global, c"Object".as_ptr(), &mut object_ctor) },
+        "Object",
+    )?;
     let mut object_proto = ptr::null_mut();
     check(
-        unsafe { sys::napi_get_named_property(env, object_ctor, c"prototype".as_ptr(), &mut object_proto) },
+        unsafe {
+            sys::napi_get_named_property(env, object_ctor, c"prototype".as_ptr(), &mut object_proto)
+        },
         "Object.prototype",
     )?;
     let mut same = false;
-    check(unsafe { sys::napi_strict_equals(env, proto, object_proto, &mut same) }, "prototype check")?;
+    check(
+        unsafe { sys::napi_strict_equals(env, proto, object_proto, &mut same) },
+        "prototype check",
+    )?;
     Ok(same)
 }
 

@@ -434,9 +434,64 @@ pub fn probe_host(launcher_candidates: &[std::path::PathBuf]) -> HostProbe {
     probe
 }
 
-/// Probe this host now (uncached).
+/// Probe this host now (uncached). When the pieces of rootless egress are
+/// all present, one real allowlist run proves the path end to end.
 pub fn detect(launcher_candidates: &[std::path::PathBuf]) -> SandboxCapabilities {
-    assemble(&probe_host(launcher_candidates))
+    let mut caps = assemble(&probe_host(launcher_candidates));
+    if caps.net_egress_rootless && !rootless_egress_works(&caps) {
+        caps.net_egress_rootless = false;
+    }
+    caps
+}
+
+/// Run `true` under an allowlist (nothing is sent: the command opens no
+/// socket) and require the ruleset to load and slirp4netns to attach. Runs on
+/// its own thread with its own runtime, so it works from any caller.
+fn rootless_egress_works(caps: &SandboxCapabilities) -> bool {
+    use crate::input::Input;
+    let policy = serde_json::json!({
+        "network": { "mode": "allowlist", "allow": ["192.0.2.1/32"] },
+    });
+    let Ok(policy) = crate::policy::parse_policy(&Input::from(policy)) else {
+        return false;
+    };
+    let request = crate::run::RunRequest {
+        command: vec!["true".into()],
+        policy,
+        caps: caps.clone(),
+        timeout: std::time::Duration::from_secs(10),
+        cwd: None,
+        base_env: [(
+            "PATH".to_string(),
+            "/usr/local/bin:/usr/bin:/bin".to_string(),
+        )]
+        .into(),
+        env_overrides: Vec::new(),
+        stdin: None,
+        scratch_dir: None,
+        node_modules_dir: None,
+        interpreter_path: None,
+        applies_node_memory_cap: false,
+    };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return false;
+                };
+                let (_tx, rx) = tokio::sync::watch::channel(false);
+                let result =
+                    rt.block_on(crate::run::run_sandboxed(request, &crate::run::NoSink, rx));
+                result.exit_code == 0
+                    && result.setup_error.is_none()
+                    && result.egress_ruleset.is_some()
+            })
+            .join()
+            .unwrap_or(false)
+    })
 }
 
 static CACHE: std::sync::Mutex<Option<SandboxCapabilities>> = std::sync::Mutex::new(None);
@@ -680,11 +735,28 @@ mod tests {
                 libc::R_OK | libc::W_OK
             )
         );
-        let expect_rootless = caps.native_namespaces
+        let pieces = caps.native_namespaces
             && caps.slirp4netns.is_some()
             && caps.nft.is_some()
             && caps.tun_usable;
-        assert_eq!(caps.net_egress_rootless, expect_rootless);
+        // The test binary stands in for the launcher here, so the real
+        // egress probe must fail: the pieces alone never make the claim.
+        assert!(!caps.net_egress_rootless);
+        // With the real launcher (built next to the addon by `npm run build`)
+        // the probe decides, and on a host with every piece it succeeds.
+        let real = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../script-sandbox-launcher"
+        ));
+        if real.exists() {
+            let with_real = detect(&[real.to_path_buf()]);
+            assert_eq!(with_real.net_egress_rootless, pieces, "{with_real:?}");
+        } else {
+            eprintln!(
+                "skipping the real egress probe: {} is not built",
+                real.display()
+            );
+        }
         eprintln!(
             "detected on this host: {}",
             serde_json::to_string(&caps).unwrap()

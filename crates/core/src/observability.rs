@@ -103,7 +103,11 @@ pub struct ReportView {
 
 impl From<&EffectiveSandbox> for ReportView {
     fn from(e: &EffectiveSandbox) -> Self {
-        ReportView { downgrades: e.downgrades.clone(), notes: e.notes.clone(), platform: e.platform.clone() }
+        ReportView {
+            downgrades: e.downgrades.clone(),
+            notes: e.notes.clone(),
+            platform: e.platform.clone(),
+        }
     }
 }
 
@@ -394,8 +398,14 @@ mod tests {
 
     #[test]
     fn run_summaries() {
-        assert_eq!(summarize_run_downgrades(&(&effective(vec![], vec![])).into()), None);
-        assert_eq!(summarize_run_notes(&(&effective(vec![], vec![])).into()), None);
+        assert_eq!(
+            summarize_run_downgrades(&(&effective(vec![], vec![])).into()),
+            None
+        );
+        assert_eq!(
+            summarize_run_notes(&(&effective(vec![], vec![])).into()),
+            None
+        );
         let e = effective(
             vec![
                 SandboxDowngrade {

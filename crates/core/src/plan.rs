@@ -1762,13 +1762,16 @@ mod tests {
         input.filesystem.interpreter_path = Some("/tmp/installs/bun".into());
         let setup = build_spawn_hardening(&input).unwrap().launch.unwrap().setup;
         let dest_of = |op: &SetupOp| match op {
-            SetupOp::Bind { dest, .. } | SetupOp::Tmpfs { dest, .. } | SetupOp::Proc { dest } | SetupOp::Dev { dest } => {
-                Some(dest.clone())
-            }
+            SetupOp::Bind { dest, .. }
+            | SetupOp::Tmpfs { dest, .. }
+            | SetupOp::Proc { dest }
+            | SetupOp::Dev { dest } => Some(dest.clone()),
             _ => None,
         };
         for (i, later) in setup.iter().enumerate() {
-            let Some(later) = dest_of(later) else { continue };
+            let Some(later) = dest_of(later) else {
+                continue;
+            };
             for earlier in setup[..i].iter().filter_map(dest_of) {
                 assert!(
                     !(earlier != later && earlier.starts_with(&format!("{later}/"))),

@@ -118,7 +118,10 @@ fn fit_line(event: &LauncherEvent) -> String {
     if let LauncherEvent::RulesetLoaded { listing } = event {
         // Only the namespace init writes at this point, but keep the line
         // bounded all the same; the supervisor treats it as a report.
-        return LauncherEvent::RulesetLoaded { listing: format!("{}\n...", truncate(listing, MAX_LINE / 2)) }.to_line();
+        return LauncherEvent::RulesetLoaded {
+            listing: format!("{}\n...", truncate(listing, MAX_LINE / 2)),
+        }
+        .to_line();
     }
     if let LauncherEvent::Error {
         step,
