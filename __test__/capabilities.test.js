@@ -11,6 +11,7 @@ const { spawnSync } = require('node:child_process')
 
 const sandbox = require('..')
 const binding = require('../binding.js')
+const { fullCaps, darwinCaps } = require('./helpers.js')
 const {
   detectSandboxCapabilities,
   __resetCapabilitiesCacheForTest,
@@ -62,57 +63,7 @@ function commandExists(name) {
 
 const caps = detectSandboxCapabilities()
 
-/** A complete Linux capability set, for injection. */
-function fullCaps(overrides = {}) {
-  return {
-    platform: 'linux',
-    euidIsRoot: false,
-    hasPrlimit: true,
-    rlimitNative: true,
-    wrapper: 'bwrap',
-    userNamespaces: true,
-    netNamespaces: true,
-    userNsCreatable: true,
-    netEgressIface: null,
-    netEgressAddressing: null,
-    netEgressRootless: true,
-    nativeNamespaces: true,
-    landlockAbi: 4,
-    seccomp: true,
-    cgroup: { version: 2, writable: true },
-    slirp4netns: '/usr/bin/slirp4netns',
-    nft: '/usr/sbin/nft',
-    tunUsable: true,
-    engine: 'native',
-    launcher: '/opt/sandbox/script-sandbox-launcher',
-    ...overrides,
-  }
-}
 
-function darwinCaps() {
-  return {
-    platform: 'darwin',
-    euidIsRoot: false,
-    hasPrlimit: false,
-    rlimitNative: false,
-    wrapper: null,
-    userNamespaces: false,
-    netNamespaces: false,
-    userNsCreatable: false,
-    netEgressIface: null,
-    netEgressAddressing: null,
-    netEgressRootless: false,
-    nativeNamespaces: false,
-    landlockAbi: null,
-    seccomp: false,
-    cgroup: null,
-    slirp4netns: null,
-    nft: null,
-    tunUsable: false,
-    engine: null,
-    launcher: null,
-  }
-}
 
 function recordingLogger() {
   const infos = []

@@ -84,4 +84,77 @@ function sh(script, policy = securePolicy(), extra = {}) {
   return sandbox.runSandboxed({ command: ['sh', '-c', script], policy, timeoutMs: 20000, ...extra })
 }
 
-module.exports = { requireCapability, hasNamespaces, uniqueToken, processesWith, commandPids, survivorsAfter, securePolicy, sh }
+/** Paths of the injected fake host. */
+const FAKE_HOST = Object.freeze({
+  LAUNCHER: '/opt/sandbox/script-sandbox-launcher',
+  SLIRP: '/usr/bin/slirp4netns',
+  NFT: '/usr/sbin/nft',
+})
+
+/** A complete capability set, for injection: a Linux host with every primitive. */
+function fullCaps(overrides = {}) {
+  return {
+    platform: 'linux',
+    euidIsRoot: false,
+    hasPrlimit: true,
+    rlimitNative: true,
+    wrapper: 'bwrap',
+    userNamespaces: true,
+    netNamespaces: true,
+    userNsCreatable: true,
+    netEgressIface: null,
+    netEgressAddressing: null,
+    netEgressRootless: true,
+    nativeNamespaces: true,
+    landlockAbi: 4,
+    seccomp: true,
+    cgroup: { version: 2, writable: true },
+    slirp4netns: FAKE_HOST.SLIRP,
+    nft: FAKE_HOST.NFT,
+    tunUsable: true,
+    engine: 'native',
+    launcher: FAKE_HOST.LAUNCHER,
+    ...overrides,
+  }
+}
+
+/** A macOS host: nothing the engine needs. */
+function darwinCaps(overrides = {}) {
+  return {
+    platform: 'darwin',
+    euidIsRoot: false,
+    hasPrlimit: false,
+    rlimitNative: false,
+    wrapper: null,
+    userNamespaces: false,
+    netNamespaces: false,
+    userNsCreatable: false,
+    netEgressIface: null,
+    netEgressAddressing: null,
+    netEgressRootless: false,
+    nativeNamespaces: false,
+    landlockAbi: null,
+    seccomp: false,
+    cgroup: null,
+    slirp4netns: null,
+    nft: null,
+    tunUsable: false,
+    engine: null,
+    launcher: null,
+    ...overrides,
+  }
+}
+
+module.exports = {
+  FAKE_HOST,
+  fullCaps,
+  darwinCaps,
+  requireCapability,
+  hasNamespaces,
+  uniqueToken,
+  processesWith,
+  commandPids,
+  survivorsAfter,
+  securePolicy,
+  sh,
+}

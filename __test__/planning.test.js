@@ -9,6 +9,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
+const { FAKE_HOST, fullCaps, darwinCaps } = require('./helpers.js')
 
 const {
   buildSpawnHardening,
@@ -24,38 +25,10 @@ const {
 } = require('..')
 
 const MIB = 1024 * 1024
-const LAUNCHER = '/opt/sandbox/script-sandbox-launcher'
-const SLIRP = '/usr/bin/slirp4netns'
-const NFT = '/usr/sbin/nft'
+const { LAUNCHER, SLIRP, NFT } = FAKE_HOST
 const SCRATCH = '/tmp/script-sandbox-planning-run-1'
 const LAYERS = ['resources', 'filesystem', 'network', 'privilege']
 
-/** A complete capability set: a Linux host with every primitive. */
-function fullCaps(overrides = {}) {
-  return {
-    platform: 'linux',
-    euidIsRoot: false,
-    hasPrlimit: true,
-    rlimitNative: true,
-    wrapper: null,
-    userNamespaces: true,
-    netNamespaces: true,
-    userNsCreatable: true,
-    netEgressIface: null,
-    netEgressAddressing: null,
-    netEgressRootless: true,
-    nativeNamespaces: true,
-    landlockAbi: 4,
-    seccomp: true,
-    cgroup: { version: 2, writable: false },
-    slirp4netns: SLIRP,
-    nft: NFT,
-    tunUsable: true,
-    engine: 'native',
-    launcher: LAUNCHER,
-    ...overrides,
-  }
-}
 
 /** A Linux host where user namespaces cannot be created. */
 function noUsernsCaps(overrides = {}) {
@@ -69,31 +42,6 @@ function noUsernsCaps(overrides = {}) {
   })
 }
 
-function darwinCaps(overrides = {}) {
-  return {
-    platform: 'darwin',
-    euidIsRoot: false,
-    hasPrlimit: false,
-    rlimitNative: false,
-    wrapper: null,
-    userNamespaces: false,
-    netNamespaces: false,
-    userNsCreatable: false,
-    netEgressIface: null,
-    netEgressAddressing: null,
-    netEgressRootless: false,
-    nativeNamespaces: false,
-    landlockAbi: null,
-    seccomp: false,
-    cgroup: null,
-    slirp4netns: null,
-    nft: null,
-    tunUsable: false,
-    engine: null,
-    launcher: null,
-    ...overrides,
-  }
-}
 
 function policy(input) {
   return parseSandboxPolicy(input)

@@ -151,9 +151,10 @@ function buildRows(pol, caps) {
       expectOk(await sandbox.runSandboxed({ command: ['true'], policy: pol.disabled, timeoutMs: RUN_TIMEOUT_MS }), '(b)')
     },
   })
+  const secureNet = pol.plan(pol.secure).launch?.egress ? 'with egress' : 'deny'
   rows.push({
     key: 'c',
-    label: '(c) secure default',
+    label: `(c) secure default (${secureNet})`,
     async once() {
       return expectOk(await sandbox.runSandboxed({ command: ['true'], policy: pol.secure, timeoutMs: RUN_TIMEOUT_MS }), '(c)')
     },
@@ -284,7 +285,13 @@ async function slirpOnce(slirp) {
         reject(new Error(`slirp4netns exited before ready (${code ?? sig}): ${Buffer.concat(err).toString().trim()}`))
       })
     })
-    return ready - t0
+    // Teardown, for the record: SIGTERM until the exit is observed (the
+    // kernel tears the tap device down as slirp4netns closes it).
+    const k0 = u.now()
+    child.kill('SIGTERM')
+    await u.waitExit(child)
+    const teardown = u.now() - k0
+    return { startup: ready - t0, teardown }
   } finally {
     if (child) {
       child.stdio[3]?.destroy()
@@ -313,85 +320,48 @@ async function sectionSlirp(caps) {
     return { skipped: `slirp4netns cannot attach here: ${error.message}` }
   }
   const samples = []
-  for (let i = 0; i < SLIRP_N; i++) samples.push(await slirpOnce(slirp))
-  return { ...u.summarize(samples), samples }
+  const teardown = []
+  for (let i = 0; i < SLIRP_N; i++) {
+    const r = await slirpOnce(slirp)
+    samples.push(r.startup)
+    teardown.push(r.teardown)
+  }
+  return { ...u.summarize(samples), samples, teardownMs: u.summarize(teardown) }
 }
 
 // --------------------------------------------------- section 2: output flood
 
-async function floodOnce(policy, gc, withCallback = true) {
-  gc?.()
-  gc?.()
-  const rssBefore = process.memoryUsage.rss()
-  const hwmReset = u.resetPeakRss()
-  let sampledPeak = rssBefore
-  const sampler = setInterval(() => {
-    const rss = process.memoryUsage.rss()
-    if (rss > sampledPeak) sampledPeak = rss
-  }, 2)
-  let delivered = 0
-  let capAt = null
-  let firstAt = null
-  const t0 = u.now()
-  let result
-  try {
-    result = await sandbox.runSandboxed({
-      command: ['head', '-c', String(FLOOD_OFFERED), '/dev/zero'],
-      policy,
-      timeoutMs: FLOOD_TIMEOUT_MS,
-      onStdout: withCallback
-        ? (chunk) => {
-            if (firstAt === null) firstAt = u.now()
-            delivered += chunk.length
-            if (capAt === null && delivered >= FLOOD_CAP) capAt = u.now()
-          }
-        : undefined,
-    })
-  } finally {
-    clearInterval(sampler)
-  }
-  const end = u.now()
-  const rssAfter = process.memoryUsage.rss()
-  if (rssAfter > sampledPeak) sampledPeak = rssAfter
-  const hwm = hwmReset ? u.peakRss() : null
-  const peak = Math.max(sampledPeak, hwm ?? 0)
-  if (result.setupError) throw new Error(`flood: setup failed: ${result.setupError.message}`)
-  return {
-    withOnStdout: withCallback,
-    wallMs: end - t0,
-    startToFirstByteMs: firstAt === null ? null : firstAt - t0,
-    startToCapMs: capAt === null ? null : capAt - t0,
-    capToEndMs: capAt === null ? null : end - capAt,
-    deliveredBytes: delivered,
-    capturedStdoutBytes: Buffer.byteLength(result.stdout),
-    outputTruncated: result.outputTruncated,
-    exitCode: result.exitCode,
-    signal: result.signal,
-    timedOut: result.timedOut,
-    nativeDurationMs: result.durationMs,
-    rssBefore,
-    peakRssSampled: sampledPeak,
-    peakRssHwm: hwm,
-    rssGrowth: peak - rssBefore,
-  }
+/** One flood in a fresh supervisor process (see flood-child.js). */
+async function floodOnce(withCallback) {
+  const args = [
+    '--expose-gc',
+    path.join(__dirname, 'flood-child.js'),
+    ROOT,
+    String(FLOOD_OFFERED),
+    String(FLOOD_CAP),
+    String(FLOOD_TIMEOUT_MS),
+    withCallback ? 'callback' : 'none',
+  ]
+  const r = await u.spawnWait(process.execPath, args, { timeoutMs: FLOOD_TIMEOUT_MS + 30_000, env: process.env })
+  if (r.code !== 0) throw new Error(`flood child failed (exit ${r.code} ${r.signal ?? ''}): ${r.stderr.trim().slice(0, 800)}`)
+  return JSON.parse(r.stdout.trim().split('\n').pop())
 }
 
-async function sectionFlood(pol, gc) {
-  progress(`flood: 1 warm-up + ${FLOOD_REPS}x 1 GiB offered under a 5 MiB cap`)
-  await floodOnce(pol.flood, gc)
+async function sectionFlood() {
+  progress(`flood: ${FLOOD_REPS}x (with onStdout) + ${FLOOD_REPS}x (without), 1 GiB offered under a 5 MiB cap, each in a fresh supervisor`)
   const runs = []
   const runsNoCallback = []
   for (let i = 0; i < FLOOD_REPS; i++) {
-    runs.push(await floodOnce(pol.flood, gc, true))
-    runsNoCallback.push(await floodOnce(pol.flood, gc, false))
+    runs.push(await floodOnce(true))
+    runsNoCallback.push(await floodOnce(false))
   }
   const pick = (k, list = runs) => list.map((r) => r[k]).filter((v) => v !== null)
-  const capReached = runs.every((r) => r.startToCapMs !== null)
   return {
     offeredBytes: FLOOD_OFFERED,
     capBytes: FLOOD_CAP,
-    gcForced: gc !== null,
-    capReachedEveryRun: capReached,
+    gcForced: runs.every((r) => r.gcForced),
+    freshSupervisorPerRun: true,
+    capReachedEveryRun: runs.every((r) => r.startToCapMs !== null),
     capToEndMs: u.summarize(pick('capToEndMs')),
     startToCapMs: u.summarize(pick('startToCapMs')),
     wallMs: u.summarize(pick('wallMs')),
@@ -622,6 +592,10 @@ function printReport(report) {
   log(
     `machine: ${machine.cpuModel} · ${machine.cores} cores · kernel ${machine.kernel} · node ${machine.node} · euid ${machine.euid} · engine ${machine.engine}`,
   )
+  log(`load average at start: ${machine.loadavgAtStart.join(' ')}; at end: ${report.loadavgAtEnd.join(' ')}`)
+  if (machine.loadavgAtStart[0] > machine.cores / 2) {
+    log('  warning: the host was busy when the bench started; figures are noisier than on an idle machine')
+  }
   log('')
   log(`1. per-run wall time of \`true\` (ms; ${N} interleaved iterations per row after ${WARMUP} warm-up)`)
   const s = perRun.stats
@@ -646,6 +620,7 @@ function printReport(report) {
   }
   if (slirp.median !== undefined) {
     rows.push(['slirp4netns start-up alone', slirp.n, u.fmt(slirp.median), u.fmt(slirp.p95), u.fmt(slirp.min), '-', '-'])
+    rows.push(['  (info) slirp4netns SIGTERM -> exit', slirp.teardownMs.n, u.fmt(slirp.teardownMs.median), u.fmt(slirp.teardownMs.p95), u.fmt(slirp.teardownMs.min), '-', '-'])
   }
   log(u.table(['row', 'n', 'median', 'p95', 'min', 'vs (a)', 'vs (e)'], rows))
   for (const sk of perRun.skipped) log(`  (${sk.key}) skipped: ${sk.reason}`)
@@ -660,7 +635,7 @@ function printReport(report) {
   }
 
   log('')
-  log(`2. output flood: ${flood.offeredBytes} bytes offered, cap ${flood.capBytes} bytes (${flood.runs.length} runs with onStdout timing the cap + ${flood.runsNoCallback.length} without; GC forced before each: ${flood.gcForced})`)
+  log(`2. output flood: ${flood.offeredBytes} bytes offered, cap ${flood.capBytes} bytes (${flood.runs.length} runs with onStdout timing the cap + ${flood.runsNoCallback.length} without; each in a fresh supervisor process after 3 warm-up runs, GC forced: ${flood.gcForced})`)
   log(
     u.table(
       ['metric', 'median', 'p95', 'max'],
@@ -738,7 +713,6 @@ function printReport(report) {
 async function main() {
   const started = u.now()
   const startedAt = new Date().toISOString()
-  const gc = u.exposeGc()
   const caps = sandbox.detectSandboxCapabilities()
   const machine = machineInfo(caps)
   progress(`engine ${caps.engine}, euid ${machine.euid}, ${machine.cores} cores`)
@@ -751,7 +725,7 @@ async function main() {
   perRun.allowlistEnforced = perRun.firstResults.d ? perRun.firstResults.d.sandbox.enforced : null
   delete perRun.firstResults
   const slirp = await sectionSlirp(caps)
-  const flood = await sectionFlood(pol, gc)
+  const flood = await sectionFlood()
   const concurrency = await sectionConcurrency(pol, perRun.stats)
   const cold = await sectionCold()
   const targets = evaluateTargets(perRun, slirp, flood, concurrency)
@@ -761,6 +735,7 @@ async function main() {
   const report = {
     startedAt,
     durationMs: u.now() - started,
+    loadavgAtEnd: os.loadavg().map((v) => u.round(v, 2)),
     machine,
     config: {
       iterations: N,

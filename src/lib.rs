@@ -240,7 +240,7 @@ pub fn build_spawn_hardening(env: Env, input: Unknown) -> Result<Value> {
         nft_ruleset_path: nft_path,
         rootless_launcher_path: launcher_path,
         applies_node_memory_cap: node_cap,
-        supervisor_ids: supervisor_ids(),
+        supervisor_ids: capabilities::supervisor_ids(),
         paths: &RealHostPaths,
     };
     Ok(match plan::build_spawn_hardening(&hardening_input) {
@@ -258,11 +258,6 @@ pub fn build_spawn_hardening(env: Env, input: Unknown) -> Result<Value> {
         })),
         Err(e) => unavailable_failure(&e),
     })
-}
-
-fn supervisor_ids() -> (u32, u32) {
-    // SAFETY: these calls cannot fail.
-    unsafe { (libc::geteuid(), libc::getegid()) }
 }
 
 #[napi(catch_unwind)]

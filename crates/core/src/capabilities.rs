@@ -434,6 +434,34 @@ pub fn probe_host(launcher_candidates: &[std::path::PathBuf]) -> HostProbe {
     probe
 }
 
+/// A Linux host with every primitive (test fixture shared by the planners'
+/// tests; override fields with struct-update syntax).
+#[cfg(test)]
+pub(crate) fn full_host_caps(euid_is_root: bool, launcher: &str) -> SandboxCapabilities {
+    SandboxCapabilities {
+        platform: Platform::Linux,
+        euid_is_root,
+        has_prlimit: true,
+        rlimit_native: true,
+        wrapper: None,
+        user_namespaces: true,
+        net_namespaces: true,
+        user_ns_creatable: true,
+        net_egress_iface: None,
+        net_egress_addressing: None,
+        net_egress_rootless: true,
+        native_namespaces: true,
+        landlock_abi: Some(4),
+        seccomp: true,
+        cgroup: None,
+        slirp4netns: Some("/usr/bin/slirp4netns".into()),
+        nft: Some("/usr/sbin/nft".into()),
+        tun_usable: true,
+        engine: Some(Engine::Native),
+        launcher: Some(launcher.into()),
+    }
+}
+
 /// Probe this host now (uncached). When the pieces of rootless egress are
 /// all present, one real allowlist run proves the path end to end.
 pub fn detect(launcher_candidates: &[std::path::PathBuf]) -> SandboxCapabilities {

@@ -347,28 +347,7 @@ pub(crate) mod tests {
     use crate::capabilities::SandboxCapabilities;
 
     pub(crate) fn linux_caps() -> SandboxCapabilities {
-        SandboxCapabilities {
-            platform: Platform::Linux,
-            euid_is_root: false,
-            has_prlimit: true,
-            rlimit_native: true,
-            wrapper: None,
-            user_namespaces: true,
-            net_namespaces: true,
-            user_ns_creatable: true,
-            net_egress_iface: None,
-            net_egress_addressing: None,
-            net_egress_rootless: true,
-            native_namespaces: true,
-            landlock_abi: Some(4),
-            seccomp: true,
-            cgroup: None,
-            slirp4netns: Some("/usr/bin/slirp4netns".into()),
-            nft: Some("/usr/sbin/nft".into()),
-            tun_usable: true,
-            engine: Some(Engine::Native),
-            launcher: Some("/opt/sandbox/script-sandbox-launcher".into()),
-        }
+        crate::capabilities::full_host_caps(false, "/opt/sandbox/script-sandbox-launcher")
     }
 
     fn net(mode: NetworkMode, allow: &[&str], block: bool) -> NetworkPolicy {

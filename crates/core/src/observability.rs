@@ -320,35 +320,18 @@ pub fn format_readiness_banner(readiness: &Readiness) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::{CgroupInfo, Engine};
+    use crate::capabilities::CgroupInfo;
     use crate::policy::default_profile;
     use crate::report::{EnforcedLayers, SandboxDowngrade, SandboxLayer, SandboxNote};
 
     fn caps() -> SandboxCapabilities {
         SandboxCapabilities {
-            platform: Platform::Linux,
-            euid_is_root: false,
-            has_prlimit: true,
-            rlimit_native: true,
             wrapper: Some(Wrapper::Bwrap),
-            user_namespaces: true,
-            net_namespaces: true,
-            user_ns_creatable: true,
-            net_egress_iface: None,
-            net_egress_addressing: None,
-            net_egress_rootless: true,
-            native_namespaces: true,
-            landlock_abi: Some(4),
-            seccomp: true,
             cgroup: Some(CgroupInfo {
                 version: 2,
                 writable: true,
             }),
-            slirp4netns: Some("/usr/bin/slirp4netns".into()),
-            nft: Some("/usr/sbin/nft".into()),
-            tun_usable: true,
-            engine: Some(Engine::Native),
-            launcher: Some("/opt/l".into()),
+            ..crate::capabilities::full_host_caps(false, "/opt/l")
         }
     }
 

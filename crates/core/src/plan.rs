@@ -814,7 +814,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::capabilities::{Engine, Platform};
+    use crate::capabilities::Platform;
     use crate::network::{build_egress_nft_rules, EgressRulesMode};
     use crate::policy::{fail_closed_profile, NetworkMode};
     use crate::report::unavailable_message;
@@ -878,28 +878,7 @@ mod tests {
     }
 
     fn caps(root: bool) -> SandboxCapabilities {
-        SandboxCapabilities {
-            platform: Platform::Linux,
-            euid_is_root: root,
-            has_prlimit: true,
-            rlimit_native: true,
-            wrapper: None,
-            user_namespaces: true,
-            net_namespaces: true,
-            user_ns_creatable: true,
-            net_egress_iface: None,
-            net_egress_addressing: None,
-            net_egress_rootless: true,
-            native_namespaces: true,
-            landlock_abi: Some(4),
-            seccomp: true,
-            cgroup: None,
-            slirp4netns: Some("/usr/bin/slirp4netns".into()),
-            nft: Some("/usr/sbin/nft".into()),
-            tun_usable: true,
-            engine: Some(Engine::Native),
-            launcher: Some(LAUNCHER.into()),
-        }
+        crate::capabilities::full_host_caps(root, LAUNCHER)
     }
 
     fn without_userns(mut c: SandboxCapabilities) -> SandboxCapabilities {

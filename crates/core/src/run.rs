@@ -104,6 +104,21 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The sandbox could not be built: the command never ran.
+    fn setup_failed(sandbox: EffectiveSandbox, step: &str, err: &io::Error) -> Self {
+        let mut result = RunResult::not_started(
+            sandbox,
+            format!("sandbox setup failed: {step}: {err}"),
+            false,
+        );
+        result.setup_error = Some(SetupFailure {
+            step: step.into(),
+            errno: err.raw_os_error(),
+            message: err.to_string(),
+        });
+        result
+    }
+
     /// A run that never started: nothing spawned, nothing enforced.
     fn not_started(sandbox: EffectiveSandbox, stderr: String, aborted: bool) -> Self {
         RunResult {
@@ -227,7 +242,7 @@ pub async fn run_sandboxed(
             nft_ruleset_path: None,
             rootless_launcher_path: None,
             applies_node_memory_cap: req.applies_node_memory_cap,
-            supervisor_ids: supervisor_ids(),
+            supervisor_ids: crate::capabilities::supervisor_ids(),
             paths: &RealHostPaths,
         };
         build_spawn_hardening(&input)
@@ -250,17 +265,11 @@ pub async fn run_sandboxed(
             .and_then(|l| l.switch_to)
             .map(|ids| (ids.uid, ids.gid));
         if let Err(err) = scratch.create(owner) {
-            let mut result = RunResult::not_started(
+            return RunResult::setup_failed(
                 EffectiveSandbox::refused(req.policy.clone(), Vec::new(), platform),
-                format!("sandbox setup failed: scratch dir: {err}"),
-                false,
+                "scratch dir",
+                &err,
             );
-            result.setup_error = Some(SetupFailure {
-                step: "scratch dir".into(),
-                errno: err.raw_os_error(),
-                message: err.to_string(),
-            });
-            return result;
         }
     }
 
@@ -269,11 +278,6 @@ pub async fn run_sandboxed(
         scratch.remove();
     }
     result
-}
-
-fn supervisor_ids() -> (u32, u32) {
-    // SAFETY: geteuid/getegid cannot fail.
-    unsafe { (libc::geteuid(), libc::getegid()) }
 }
 
 /// The final env for the child, in a stable order.
@@ -302,30 +306,13 @@ async fn supervise(
     };
     let mut child = match spawned {
         Ok(child) => child,
-        Err(err) => {
-            let mut result = RunResult::not_started(
-                refused_like(hardening),
-                format!("sandbox setup failed: spawn: {err}"),
-                false,
-            );
-            result.setup_error = Some(SetupFailure {
-                step: "spawn".into(),
-                errno: err.raw_os_error(),
-                message: err.to_string(),
-            });
-            return result;
-        }
+        Err(err) => return RunResult::setup_failed(refused_like(hardening), "spawn", &err),
     };
-
-    if let Some(data) = req.stdin.clone() {
-        if let Some(mut stdin) = child.stdin.take() {
-            tokio::spawn(async move {
-                // The child may exit without reading: a broken pipe is fine.
-                let _ = stdin.write_all(&data).await;
-            });
-        }
-    } else {
-        child.stdin = None;
+    if let (Some(data), Some(mut stdin)) = (req.stdin.clone(), child.stdin.take()) {
+        tokio::spawn(async move {
+            // The child may exit without reading: a broken pipe is fine.
+            let _ = stdin.write_all(&data).await;
+        });
     }
 
     let outcome = watch_run(&mut child, hardening, req, sink, cancel).await;
@@ -379,10 +366,6 @@ async fn supervise(
             result.signal = Some(signal_name(sig));
         }
         None => {}
-    }
-    if outcome.truncated && result.signal.is_none() && result.exit_code == 0 {
-        // Killed for flooding but exited before the kill landed: still a cut run.
-        result.signal = Some("SIGKILL".into());
     }
     result
 }
