@@ -31,8 +31,11 @@ const LAYERS = ['resources', 'filesystem', 'network', 'privilege']
 
 
 /** A Linux host where user namespaces cannot be created. */
+/** No user namespaces, and no Landlock/seccomp to stand in (see fallback.test.js for those). */
 function noUsernsCaps(overrides = {}) {
   return fullCaps({
+    landlockAbi: null,
+    seccomp: false,
     userNamespaces: false,
     netNamespaces: false,
     userNsCreatable: false,
@@ -41,7 +44,6 @@ function noUsernsCaps(overrides = {}) {
     ...overrides,
   })
 }
-
 
 function policy(input) {
   return parseSandboxPolicy(input)

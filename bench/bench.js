@@ -13,7 +13,7 @@
 //      (e) bwrap + prlimit chain; plus slirp4netns start-up alone.
 //   2. output flood: 1 GiB offered under a 5 MiB cap.
 //   3. 64 concurrent runs under the secure default.
-//   4. cold start in a fresh node process.
+//   4. cold start in a fresh node process (measured first, on a quiet kernel).
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -43,6 +43,7 @@ const RUN_TIMEOUT_MS = 30_000
 const FLOOD_TIMEOUT_MS = 60_000
 const WATCHDOG_MS = 10 * 60_000
 const ELD_RESOLUTION_MS = 1
+const SETTLE_MS = 1000
 
 const TARGETS = {
   defaultVsChain: 'secure default (c) costs no more than the bwrap+prlimit chain (e): median c/e <= 1',
@@ -75,6 +76,13 @@ function machineInfo(caps) {
       .execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] })
       .trim()
   } catch {}
+  let gitDirty = null
+  try {
+    gitDirty =
+      require('node:child_process')
+        .execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] })
+        .trim() !== ''
+  } catch {}
   return {
     cpuModel: cpus[0]?.model ?? null,
     cores: cpus.length,
@@ -87,6 +95,7 @@ function machineInfo(caps) {
     loadavgAtStart: os.loadavg().map((v) => u.round(v, 2)),
     addonVersion: require(path.join(ROOT, 'package.json')).version,
     gitHead,
+    gitDirty,
     bwrap: u.which('bwrap') ? u.firstLine('bwrap', ['--version']) : null,
     slirp4netns: caps.slirp4netns ? u.firstLine(caps.slirp4netns, ['--version']) : null,
     engine: caps.engine ?? null,
@@ -590,7 +599,7 @@ function printReport(report) {
   log('')
   log(`script-sandbox bench — ${report.startedAt}`)
   log(
-    `machine: ${machine.cpuModel} · ${machine.cores} cores · kernel ${machine.kernel} · node ${machine.node} · euid ${machine.euid} · engine ${machine.engine}`,
+    `machine: ${machine.cpuModel} · ${machine.cores} cores · kernel ${machine.kernel} · node ${machine.node} · euid ${machine.euid} · engine ${machine.engine} · build ${machine.gitHead ?? '?'}${machine.gitDirty ? ' (+ uncommitted changes)' : ''}`,
   )
   log(`load average at start: ${machine.loadavgAtStart.join(' ')}; at end: ${report.loadavgAtEnd.join(' ')}`)
   if (machine.loadavgAtStart[0] > machine.cores / 2) {
@@ -674,7 +683,7 @@ function printReport(report) {
   log(`  idle event loop for comparison (500 ms): max ${u.fmt(conc.idleEventLoop.maxMs)} ms, mean ${u.fmt(conc.idleEventLoop.meanMs)} ms (a delay sample includes the ${conc.eldResolutionMs} ms timer period)`)
 
   log('')
-  log(`4. cold start in a fresh node process (ms; median of ${COLD_REPS})`)
+  log(`4. cold start in a fresh node process (ms; median of ${COLD_REPS}; measured first, before the other sections)`)
   const df = cold['detect-first']
   const rf = cold['run-first']
   log(
@@ -718,16 +727,25 @@ async function main() {
   progress(`engine ${caps.engine}, euid ${machine.euid}, ${machine.cores} cores`)
   const pol = policies(caps)
 
+  // Cold start first: later sections leave the kernel tearing down hundreds
+  // of namespaces and tap devices in the background, which slows the next
+  // namespace creation (the capability probe makes one). A short settle
+  // between sections keeps one section's teardown out of the next.
+  const settle = () => u.sleep(SETTLE_MS)
+  const cold = await sectionCold()
+  await settle()
   const perRun = await sectionPerRun(pol, caps)
   const c1 = perRun.firstResults.c
   perRun.secureDowngrades = c1 ? c1.sandbox.downgrades : []
   perRun.secureEnforced = c1 ? c1.sandbox.enforced : null
   perRun.allowlistEnforced = perRun.firstResults.d ? perRun.firstResults.d.sandbox.enforced : null
   delete perRun.firstResults
+  await settle()
   const slirp = await sectionSlirp(caps)
+  await settle()
   const flood = await sectionFlood()
+  await settle()
   const concurrency = await sectionConcurrency(pol, perRun.stats)
-  const cold = await sectionCold()
   const targets = evaluateTargets(perRun, slirp, flood, concurrency)
 
   fs.mkdirSync(RESULTS_DIR, { recursive: true })

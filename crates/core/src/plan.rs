@@ -9,7 +9,7 @@ use script_sandbox_spec::{
 };
 use serde::Serialize;
 
-use crate::capabilities::SandboxCapabilities;
+use crate::capabilities::{Platform, SandboxCapabilities};
 use crate::env::build_subprocess_env;
 use crate::input::Input;
 use crate::network::{
@@ -17,7 +17,8 @@ use crate::network::{
     NamespacedMode, NetworkDecision, EGRESS_TABLE,
 };
 use crate::policy::{
-    default_profile, parse_policy, FilesystemMode, OnUnavailable, PrivilegeMode, SandboxPolicy,
+    default_profile, parse_policy, FilesystemMode, NetworkMode, OnUnavailable, PrivilegeMode,
+    SandboxPolicy,
 };
 use crate::report::{
     EffectiveSandbox, EnforcedLayers, SandboxDowngrade, SandboxLayer, SandboxNote,
@@ -249,6 +250,8 @@ struct PrivilegePlan {
 /// What the network layer decided.
 struct NetworkPlan {
     namespace: bool,
+    /// No namespace can be made: deny by refusing inet sockets (seccomp).
+    deny_inet_sockets: bool,
     ops: Vec<SetupOp>,
     egress: Option<EgressPlan>,
     ruleset: Option<String>,
@@ -259,7 +262,9 @@ struct FilesystemPlan {
     ops: Vec<SetupOp>,
     cwd: Option<String>,
     landlock: Option<LandlockRules>,
-    confined: bool,
+    /// Under confinement: where temp files go (`/tmp` in a fresh root, the
+    /// scratch dir when only Landlock confines the host tree).
+    tmpdir: Option<String>,
 }
 
 /// Plan one run: the child's env, what the launcher builds, and the report.
@@ -303,11 +308,11 @@ pub fn build_spawn_hardening(input: &HardeningInput) -> Result<SpawnHardening, S
     let isolated = ns_ready || privilege.dedicated_uid;
     let (rlimits, node_memory_flag_env) =
         plan_resources(input, engine_ready, isolated, &engine_blocked, &mut report);
-    let network = plan_network(caps, policy, &mut report);
-    let filesystem = plan_filesystem(input, ns_ready, &ns_blocked, &mut report);
+    let network = plan_network(caps, policy, engine_ready, &mut report);
+    let filesystem = plan_filesystem(input, engine_ready, ns_ready, &ns_blocked, &mut report);
 
-    if filesystem.confined {
-        env.insert("TMPDIR".to_string(), "/tmp".to_string());
+    if let Some(tmpdir) = &filesystem.tmpdir {
+        env.insert("TMPDIR".to_string(), tmpdir.clone());
     }
 
     if policy.on_unavailable == OnUnavailable::Fail && !report.downgrades.is_empty() {
@@ -344,7 +349,7 @@ pub fn build_spawn_hardening(input: &HardeningInput) -> Result<SpawnHardening, S
                 switch_to: privilege.switch_to,
                 landlock: filesystem.landlock,
                 seccomp: caps.seccomp.then_some(SeccompProfile {
-                    deny_inet_sockets: false,
+                    deny_inet_sockets: network.deny_inet_sockets,
                 }),
                 egress: network.egress,
             })
@@ -551,10 +556,12 @@ fn plan_resources(
 fn plan_network(
     caps: &SandboxCapabilities,
     policy: &SandboxPolicy,
+    engine_ready: bool,
     report: &mut Report,
 ) -> NetworkPlan {
     let mut plan = NetworkPlan {
         namespace: false,
+        deny_inet_sockets: false,
         ops: Vec::new(),
         egress: None,
         ruleset: None,
@@ -588,7 +595,22 @@ fn plan_network(
                 ),
             }
         }
-        NetworkDecision::Degrade { reason } => report.downgrade(SandboxLayer::Network, reason),
+        NetworkDecision::Degrade { reason } => {
+            let no_egress = policy.network.mode == NetworkMode::Deny
+                || (policy.network.mode == NetworkMode::Allowlist && policy.network.allow.is_empty());
+            if no_egress && engine_ready && caps.seccomp && caps.platform == Platform::Linux {
+                // No namespace here (e.g. a container's seccomp profile
+                // forbids them): refuse the sockets that reach a network.
+                plan.deny_inet_sockets = true;
+                report.enforced.network = true;
+                report.note(
+                    SandboxLayer::Network,
+                    "no network namespace can be made on this host, so egress is denied by a seccomp filter that refuses AF_INET/AF_INET6 sockets; Unix sockets on the host stay reachable",
+                );
+            } else {
+                report.downgrade(SandboxLayer::Network, reason);
+            }
+        }
     }
     plan
 }
@@ -609,6 +631,7 @@ fn under_any(path: &str, dirs: &[String]) -> bool {
 
 fn plan_filesystem(
     input: &HardeningInput,
+    engine_ready: bool,
     ns_ready: bool,
     ns_blocked: &[String],
     report: &mut Report,
@@ -618,7 +641,7 @@ fn plan_filesystem(
         ops: Vec::new(),
         cwd: None,
         landlock: None,
-        confined: false,
+        tmpdir: None,
     };
     let mode_name = match fs.mode {
         FilesystemMode::Off => {
@@ -635,11 +658,17 @@ fn plan_filesystem(
         FilesystemMode::ScratchOnly => "scratch-only",
         FilesystemMode::ScratchPlusRo => "scratch-plus-ro",
     };
-    if !ns_ready {
+    let landlock_only = !ns_ready
+        && engine_ready
+        && input
+            .caps
+            .landlock_abi
+            .is_some_and(|abi| abi >= LANDLOCK_MIN_ABI_ALONE);
+    if !ns_ready && !landlock_only {
         report.downgrade(
             SandboxLayer::Filesystem,
             format!(
-                "filesystem confinement ({mode_name}) needs user and mount namespaces, which cannot be created: {}; the child sees the host filesystem",
+                "filesystem confinement ({mode_name}) needs user and mount namespaces, which cannot be created: {}, and Landlock (ABI {LANDLOCK_MIN_ABI_ALONE}+) is not available to stand in; the child sees the host filesystem",
                 ns_blocked.join(", ")
             ),
         );
@@ -672,6 +701,9 @@ fn plan_filesystem(
         .filter(|d| paths.exists(d))
         .map(|d| d.to_string())
         .collect();
+    if landlock_only {
+        return landlock_only_filesystem(input, base, scratch, report);
+    }
     let mut read_only = base.clone();
     let ro_bind = |p: &str| SetupOp::Bind {
         source: p.to_string(),
@@ -742,9 +774,63 @@ fn plan_filesystem(
         });
     }
     plan.cwd = Some(scratch);
-    plan.confined = true;
+    plan.tmpdir = Some("/tmp".to_string());
     report.enforced.filesystem = true;
     plan
+}
+
+/// Landlock ABI needed to confine the host tree without a mount namespace:
+/// from 3 on, truncation is covered too, so nothing outside the rules can be
+/// written by any route (the launcher enforces this floor as `required`).
+const LANDLOCK_MIN_ABI_ALONE: u32 = 3;
+
+/// No mount namespace: Landlock alone keeps the child to the base dirs, the
+/// interpreter and `nodeModulesDir` (read) and its scratch dir (read/write).
+/// No `/proc` (it would expose the supervisor's own environment) and no
+/// shared `/tmp`: temp files go to the scratch dir.
+fn landlock_only_filesystem(
+    input: &HardeningInput,
+    base: Vec<String>,
+    scratch: String,
+    report: &mut Report,
+) -> FilesystemPlan {
+    let paths = input.paths;
+    let mut read_only = base;
+    if let Some(interpreter) = input
+        .filesystem
+        .interpreter_path
+        .as_deref()
+        .and_then(|p| paths.realpath(p))
+        .filter(|p| p.starts_with('/') && paths.is_file(p) && !under_any(p, &read_only))
+    {
+        read_only.push(interpreter);
+    }
+    if input.policy.filesystem.mode == FilesystemMode::ScratchPlusRo {
+        if let Some(modules) = input.filesystem.node_modules_dir.as_deref() {
+            if usable_dir_path(modules) && paths.exists(modules) {
+                read_only.push(modules.to_string());
+            }
+        }
+    }
+    read_only.extend(["/dev/urandom", "/dev/random", "/dev/zero"].map(String::from));
+    report.enforced.filesystem = true;
+    report.note(
+        SandboxLayer::Filesystem,
+        format!(
+            "no mount namespace can be made on this host, so Landlock alone confines the host filesystem: read-only {}, read-write only the scratch dir (also TMPDIR); /proc and /tmp are not available",
+            read_only.join(", ")
+        ),
+    );
+    FilesystemPlan {
+        ops: Vec::new(),
+        cwd: Some(scratch.clone()),
+        landlock: Some(LandlockRules {
+            read_only,
+            read_write: vec![scratch.clone(), "/dev/null".to_string()],
+            required: true,
+        }),
+        tmpdir: Some(scratch),
+    }
 }
 
 /// What `policy` would get on this host, for startup logs and `plan`. Never
@@ -881,7 +967,18 @@ mod tests {
         crate::capabilities::full_host_caps(root, LAUNCHER)
     }
 
-    fn without_userns(mut c: SandboxCapabilities) -> SandboxCapabilities {
+    /// No user namespaces, and no Landlock/seccomp to stand in either.
+    fn without_userns(c: SandboxCapabilities) -> SandboxCapabilities {
+        SandboxCapabilities {
+            landlock_abi: None,
+            seccomp: false,
+            ..namespaces_blocked(c)
+        }
+    }
+
+    /// No user namespaces (a container's default seccomp profile), but
+    /// Landlock and seccomp available.
+    fn namespaces_blocked(mut c: SandboxCapabilities) -> SandboxCapabilities {
         c.user_namespaces = false;
         c.user_ns_creatable = false;
         c.net_namespaces = false;
@@ -1324,7 +1421,7 @@ mod tests {
                 .unwrap();
             assert_eq!(
                 fs.reason,
-                format!("filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: {NO_USERNS}; the child sees the host filesystem")
+                format!("filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: {NO_USERNS}, and Landlock (ABI 3+) is not available to stand in; the child sees the host filesystem")
             );
             assert_eq!(err.to_string(), unavailable_message(&err.downgrades));
         }
@@ -1332,7 +1429,7 @@ mod tests {
 
     #[test]
     fn degrade_without_user_namespaces_still_engages_the_launcher() {
-        // Non-root: rlimits (no NPROC: it would throttle the supervisor), seccomp, nothing else.
+        // Non-root: rlimits (no NPROC: it would throttle the supervisor), nothing else.
         let h = plan(&degrade(default_profile()), &without_userns(caps(false)));
         assert_eq!(
             h.launch,
@@ -1346,9 +1443,7 @@ mod tests {
                 rlimits: shipped_rlimits(false),
                 switch_to: None,
                 landlock: None,
-                seccomp: Some(SeccompProfile {
-                    deny_inet_sockets: false
-                }),
+                seccomp: None,
                 egress: None,
             })
         );
@@ -1477,7 +1572,7 @@ mod tests {
                 },
                 SandboxDowngrade {
                     layer: SandboxLayer::Filesystem,
-                    reason: "filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: the sandbox engine needs Linux (platform=darwin); the child sees the host filesystem".into()
+                    reason: "filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: the sandbox engine needs Linux (platform=darwin), and Landlock (ABI 3+) is not available to stand in; the child sees the host filesystem".into()
                 },
             ]
         );
@@ -1491,6 +1586,83 @@ mod tests {
         assert_eq!(h.effective.enforced, enforced(true, true, true, true));
         assert_eq!(h.effective.downgrades, vec![]);
         assert_eq!(h.max_output_bytes, Some(10));
+    }
+
+    #[test]
+    fn landlock_and_seccomp_stand_in_when_namespaces_are_blocked() {
+        // A container whose seccomp profile forbids namespaces: the secure
+        // default still runs, confined by Landlock and with inet sockets refused.
+        let h = plan(&default_profile(), &namespaces_blocked(caps(false)));
+        assert_eq!(h.effective.enforced, enforced(true, true, true, true));
+        assert_eq!(h.effective.downgrades, vec![]);
+        let launch = h.launch.unwrap();
+        assert_eq!(launch.namespaces, Namespaces::default());
+        assert_eq!(launch.setup, vec![]);
+        assert_eq!(launch.cwd.as_deref(), Some(SCRATCH));
+        assert_eq!(
+            launch.seccomp,
+            Some(SeccompProfile {
+                deny_inet_sockets: true
+            })
+        );
+        assert_eq!(
+            launch.landlock,
+            Some(LandlockRules {
+                read_only: [
+                    "/usr",
+                    "/bin",
+                    "/sbin",
+                    "/lib",
+                    "/etc",
+                    NODE_REAL,
+                    MODULES,
+                    "/dev/urandom",
+                    "/dev/random",
+                    "/dev/zero"
+                ]
+                .map(String::from)
+                .to_vec(),
+                read_write: vec![SCRATCH.to_string(), "/dev/null".to_string()],
+                required: true,
+            })
+        );
+        assert_eq!(
+            h.env.get("TMPDIR").map(String::as_str),
+            Some(SCRATCH),
+            "no shared /tmp"
+        );
+        assert_eq!(
+            layers_of_notes(&h.effective.notes),
+            vec![
+                SandboxLayer::Resources,
+                SandboxLayer::Network,
+                SandboxLayer::Filesystem
+            ]
+        );
+
+        // Landlock too old to cover truncation: the filesystem layer downgrades.
+        let mut old = namespaces_blocked(caps(false));
+        old.landlock_abi = Some(2);
+        let h = plan(&degrade(default_profile()), &old);
+        assert_eq!(
+            layers(&h.effective.downgrades),
+            vec![SandboxLayer::Filesystem]
+        );
+        // Allowlists with entries still need a namespace: no stand-in.
+        let mut policy = degrade(default_profile());
+        policy.network.allow = vec!["192.0.2.1".into()];
+        let h = plan(&policy, &namespaces_blocked(caps(false)));
+        assert_eq!(layers(&h.effective.downgrades), vec![SandboxLayer::Network]);
+        assert_eq!(
+            h.launch.unwrap().seccomp,
+            Some(SeccompProfile {
+                deny_inet_sockets: false
+            })
+        );
+    }
+
+    fn layers_of_notes(notes: &[SandboxNote]) -> Vec<SandboxLayer> {
+        notes.iter().map(|n| n.layer).collect()
     }
 
     #[test]
