@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use script_sandbox_core::capabilities::{self, SandboxCapabilities};
+use script_sandbox_core::input::Input;
 use script_sandbox_core::plan::{self, FilesystemInputs, HardeningInput, RealHostPaths};
 use script_sandbox_core::run::{self, OutputSink};
 use script_sandbox_core::{env as env_guard, network, observability, output, policy};
@@ -101,7 +102,7 @@ fn detected_caps() -> SandboxCapabilities {
 
 /// Caps from the caller, or the detected ones when absent.
 fn caps_or_detected(
-    input: &script_sandbox_core::input::Input,
+    input: &Input,
     name: &str,
 ) -> std::result::Result<SandboxCapabilities, ArgError> {
     match field(input, name) {
@@ -128,7 +129,7 @@ pub fn merge_policy(env: Env, base: Unknown, override_: Unknown) -> Result<Value
         Err(e) => return Ok(arg_failure(e)),
     };
     let over = match over {
-        script_sandbox_core::input::Input::Undefined => None,
+        Input::Undefined => None,
         other => Some(other),
     };
     Ok(match policy::merge_policy(&base, over.as_ref()) {
@@ -187,7 +188,7 @@ pub fn build_spawn_hardening(env: Env, input: Unknown) -> Result<Value> {
     let input = to_input(&env, &input)?;
     let parsed = (|| -> std::result::Result<_, ArgError> {
         let policy = policy_arg(
-            field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined),
+            field(&input, "policy").unwrap_or(&Input::Undefined),
             "policy",
         )?;
         let caps = caps_or_detected(&input, "caps")?;
@@ -311,41 +312,18 @@ pub fn summarize_capabilities(env: Env, caps: Unknown) -> Result<Value> {
     })
 }
 
-/// Never fails: a malformed policy or caps object is reported as a downgrade.
+/// Never fails: a malformed policy is reported as a downgrade of every
+/// layer; malformed caps fall back to this host's.
 #[napi(catch_unwind)]
 pub fn describe_effective_default(env: Env, input: Unknown) -> Result<Value> {
-    let input = to_input(&env, &input).unwrap_or(script_sandbox_core::input::Input::Undefined);
-    let caps = caps_or_detected(&input, "caps");
-    let policy = policy_arg(
-        field(&input, "policy").unwrap_or(&script_sandbox_core::input::Input::Undefined),
-        "policy",
-    );
-    match (policy, caps) {
-        (Ok(p), Ok(c)) => to_js(&plan::describe_effective_default(&p, &c, &RealHostPaths)),
-        (p, c) => {
-            let platform = c
-                .as_ref()
-                .map(|c| c.platform.as_str())
-                .unwrap_or(std::env::consts::OS)
-                .to_string();
-            let problem = match (&p, &c) {
-                (Err(e), _) | (_, Err(e)) => e.to_string(),
-                _ => String::new(),
-            };
-            let requested = p.unwrap_or_else(|_| policy::fail_closed_profile());
-            let downgrades = ["resources", "filesystem", "network", "privilege"]
-                .iter()
-                .map(|layer| json!({ "layer": layer, "reason": format!("cannot describe the effective sandbox: {problem}") }))
-                .collect::<Vec<_>>();
-            Ok(json!({
-                "requested": to_js(&requested)?,
-                "enforced": { "resources": false, "filesystem": false, "network": false, "privilege": false },
-                "downgrades": downgrades,
-                "notes": [],
-                "platform": platform,
-            }))
-        }
-    }
+    let input = to_input(&env, &input).unwrap_or(Input::Undefined);
+    let caps = caps_or_detected(&input, "caps").unwrap_or_else(|_| detected_caps());
+    let policy = field(&input, "policy").cloned().unwrap_or(Input::Undefined);
+    to_js(&plan::describe_effective_default_input(
+        &policy,
+        &caps,
+        &RealHostPaths,
+    ))
 }
 
 /// What to log for a run's report: `{ downgrades?, warning?, notes?, info? }`.
@@ -362,7 +340,7 @@ pub fn run_log(env: Env, effective: Unknown) -> Result<Value> {
 pub fn assess_readiness(env: Env, caps: Unknown) -> Result<Value> {
     let caps = to_input(&env, &caps)?;
     let caps = match caps {
-        script_sandbox_core::input::Input::Undefined => Ok(detected_caps()),
+        Input::Undefined => Ok(detected_caps()),
         ref c => caps_arg(c, "caps"),
     };
     Ok(match caps {
