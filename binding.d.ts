@@ -26,7 +26,10 @@ export declare function constants(): any
 
 export declare function defaultProfile(): any
 
-/** Never fails: a malformed policy or caps object is reported as a downgrade. */
+/**
+ * Never fails: a malformed policy is reported as a downgrade of every
+ * layer; malformed caps fall back to this host's.
+ */
 export declare function describeEffectiveDefault(input: unknown): any
 
 export declare function detectCapabilities(): any
@@ -36,6 +39,12 @@ export declare function failClosedProfile(): any
 export declare function formatReadinessBanner(readiness: unknown): any
 
 export declare function mergePolicy(base: unknown, override: unknown): any
+
+/**
+ * A process-wide run id (JS module instances in worker threads share this
+ * addon, so ids must not come from a per-module counter).
+ */
+export declare function newRunId(): number
 
 export declare function parsePolicy(input: unknown): any
 

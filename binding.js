@@ -848,6 +848,7 @@ module.exports.detectCapabilities = nativeBinding.detectCapabilities
 module.exports.failClosedProfile = nativeBinding.failClosedProfile
 module.exports.formatReadinessBanner = nativeBinding.formatReadinessBanner
 module.exports.mergePolicy = nativeBinding.mergePolicy
+module.exports.newRunId = nativeBinding.newRunId
 module.exports.parsePolicy = nativeBinding.parsePolicy
 module.exports.removeTree = nativeBinding.removeTree
 module.exports.resetCapabilitiesCache = nativeBinding.resetCapabilitiesCache

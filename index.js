@@ -235,8 +235,6 @@ function shellQuote(value) {
 
 // ----------------------------------------------------------------- running
 
-let nextRunId = 1
-
 /**
  * Wrap a chunk callback for the native side: empty chunks (the end-of-run
  * flush) are not passed on, and a throwing callback cannot take the process
@@ -296,8 +294,7 @@ async function runSandboxed(options) {
   if (policy === undefined) {
     ;({ policy, failedClosed } = await provider.resolveActiveSandboxPolicy())
   }
-  const id = nextRunId++
-  nextRunId = nextRunId > 0x7fffffff ? 1 : nextRunId
+  const id = native.newRunId()
   const abort = () => native.abortRun(id)
   signal?.addEventListener('abort', abort, { once: true })
   try {

@@ -189,3 +189,11 @@ test('bad options reject with a TypeError naming the option', async () => {
     })
   }
 })
+
+test('the scratch dir is removed even when the script locked parts of it', async (t) => {
+  if (!skipUnlessEngine(t)) return
+  const { result, scratch } = await runReportingScratch('mkdir -p a/b && touch a/b/f && chmod 000 a/b a && ln -s / escape && echo locked')
+  assert.match(result.stdout, /locked/)
+  assert.equal(fs.existsSync(scratch), false, 'scratch dir left behind')
+  assert.ok(fs.existsSync('/usr/bin'), 'the symlink target was left alone')
+})

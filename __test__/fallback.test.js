@@ -13,7 +13,7 @@ const os = require('node:os')
 const path = require('node:path')
 
 const sandbox = require('..')
-const { requireCapability, uniqueToken } = require('./helpers.js')
+const { requireCapability, uniqueToken, survivorsAfter } = require('./helpers.js')
 
 const detected = sandbox.detectSandboxCapabilities()
 const blocked = {
@@ -29,8 +29,8 @@ const policy = { ...sandbox.DEFAULT_SANDBOX_PROFILE, onUnavailable: 'degrade' }
 function ready(t) {
   return requireCapability(
     t,
-    detected.engine === 'native' && (detected.landlockAbi ?? 0) >= 3 && detected.seccomp,
-    'needs the launcher, Landlock ABI 3+ and seccomp',
+    detected.engine === 'native' && (detected.landlockAbi ?? 0) >= 6 && detected.seccomp,
+    'needs the launcher, Landlock ABI 6+ (Linux 6.12) and seccomp',
   )
 }
 
@@ -133,4 +133,45 @@ test('the ESM runner works under the stand-in layers', async (t) => {
   })
   assert.equal(r.exitCode, 0, r.stderr)
   assert.deepEqual(JSON.parse(r.stdout), { sum: 42 })
+})
+
+test('signals cannot leave the sandbox: the supervisor cannot be signalled', async (t) => {
+  if (!ready(t)) return
+  // kill -0 asks for permission without sending anything.
+  const r = await run(`kill -0 ${process.pid} 2>/dev/null && echo CAN-SIGNAL-SUPERVISOR; kill -0 $$ && echo can-signal-itself`)
+  assert.equal(r.stdout.includes('CAN-SIGNAL-SUPERVISOR'), false, r.stdout)
+  assert.match(r.stdout, /can-signal-itself/)
+  // Control: without the sandbox the same check succeeds.
+  const open = await sandbox.runSandboxed({ command: ['sh', '-c', `kill -0 ${process.pid} && echo CAN-SIGNAL-SUPERVISOR`], policy: { enabled: false }, timeoutMs: 10000 })
+  assert.match(open.stdout, /CAN-SIGNAL-SUPERVISOR/)
+})
+
+test('host Unix sockets are refused', async (t) => {
+  if (!ready(t)) return
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fallback-sock-'))
+  fs.chmodSync(dir, 0o777)
+  const sock = path.join(dir, 's.sock')
+  const server = net.createServer((c) => c.end('reached-unix\n'))
+  await new Promise((resolve) => server.listen(sock, resolve))
+  fs.chmodSync(sock, 0o777)
+  const probe = `const c=require('net').connect(${JSON.stringify(sock)});c.on('data',d=>{process.stdout.write(String(d));process.exit(0)});c.on('error',e=>{console.log('ERR',e.code);process.exit(0)})`
+  const node = (extra) => sandbox.runSandboxed({ command: [process.execPath, '-e', probe], interpreterPath: fs.realpathSync(process.execPath), timeoutMs: 20000, ...extra })
+  try {
+    const r = await node({ policy, caps: blocked })
+    assert.equal(r.stdout.includes('reached-unix'), false, r.stdout)
+    assert.match(r.stdout, /ERR/)
+    const open = await node({ policy: { enabled: false } })
+    assert.match(open.stdout, /reached-unix/)
+  } finally {
+    server.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a timeout leaves no survivor, even one that tries to leave the process group', async (t) => {
+  if (!ready(t)) return
+  const marker = `6${Math.floor(Math.random() * 1e8)}`
+  const r = await run(`setsid sleep ${marker} & (sleep ${marker} &); sleep 1000`, { timeoutMs: 700 })
+  assert.equal(r.timedOut, true)
+  assert.deepEqual(await survivorsAfter(`sleep\0${marker}`), [])
 })

@@ -188,3 +188,16 @@ test('with slirp4netns gone from PATH, detection notices and the allowlist degra
     fs.rmSync(bin, { recursive: true, force: true })
   }
 })
+
+test('egress outlives idle worker threads: still there 12 s into a run', async (t) => {
+  if (!ready(t)) return
+  const script = `sleep 12; (exec 3<>/dev/tcp/${hosts.A.ip}/${hosts.A.port} && head -1 <&3) 2>&1; cat /proc/net/dev`
+  const r = await sandbox.runSandboxed({
+    command: ['bash', '-c', script],
+    policy: securePolicy({ onUnavailable: 'fail', network: { mode: 'allowlist', allow: [`${hosts.A.ip}/32`] } }),
+    timeoutMs: 30000,
+  })
+  assert.equal(r.exitCode, 0, r.stderr)
+  assert.match(r.stdout, new RegExp(hosts.A.reply))
+  assert.match(r.stdout, /tap0/)
+})

@@ -211,7 +211,7 @@ pub fn run_request(
         caps,
         timeout,
         cwd: opt_string(field(input, "cwd"), "cwd")?,
-        base_env: script_sandbox_core::env::pick_safe_env(std::env::vars()),
+        base_env: script_sandbox_core::env::pick_safe_env_from_process(),
         env_overrides: string_pairs(field(input, "env"), "env")?,
         stdin,
         scratch_dir: opt_string(field(input, "scratchDir"), "scratchDir")?,

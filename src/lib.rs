@@ -378,7 +378,15 @@ pub fn truncate_captured_output(env: Env, input: Unknown) -> Result<Value> {
     })
 }
 
-/// Cancellation senders of in-flight runs, by the id `index.js` assigned.
+/// A process-wide run id (JS module instances in worker threads share this
+/// addon, so ids must not come from a per-module counter).
+#[napi(catch_unwind)]
+pub fn new_run_id() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Cancellation senders of in-flight runs, by id (see `new_run_id`).
 fn runs() -> &'static Mutex<HashMap<u32, watch::Sender<bool>>> {
     static RUNS: OnceLock<Mutex<HashMap<u32, watch::Sender<bool>>>> = OnceLock::new();
     RUNS.get_or_init(|| Mutex::new(HashMap::new()))

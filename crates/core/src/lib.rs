@@ -16,3 +16,4 @@ pub mod policy;
 pub mod report;
 pub mod run;
 pub mod scratch;
+pub mod spawn;

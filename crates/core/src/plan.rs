@@ -265,6 +265,9 @@ struct FilesystemPlan {
     /// Under confinement: where temp files go (`/tmp` in a fresh root, the
     /// scratch dir when only Landlock confines the host tree).
     tmpdir: Option<String>,
+    /// Landlock alone confines the host tree: host Unix sockets must be
+    /// refused too (Landlock does not cover connecting to them).
+    landlock_only: bool,
 }
 
 /// Plan one run: the child's env, what the launcher builds, and the report.
@@ -350,6 +353,9 @@ pub fn build_spawn_hardening(input: &HardeningInput) -> Result<SpawnHardening, S
                 landlock: filesystem.landlock,
                 seccomp: caps.seccomp.then_some(SeccompProfile {
                     deny_inet_sockets: network.deny_inet_sockets,
+                    deny_unix_sockets: filesystem.landlock_only,
+                    // No PID namespace: the process group is the whole tree.
+                    keep_process_group: !ns_ready,
                 }),
                 egress: network.egress,
             })
@@ -642,6 +648,7 @@ fn plan_filesystem(
         cwd: None,
         landlock: None,
         tmpdir: None,
+        landlock_only: false,
     };
     let mode_name = match fs.mode {
         FilesystemMode::Off => {
@@ -779,10 +786,12 @@ fn plan_filesystem(
     plan
 }
 
-/// Landlock ABI needed to confine the host tree without a mount namespace:
-/// from 3 on, truncation is covered too, so nothing outside the rules can be
-/// written by any route (the launcher enforces this floor as `required`).
-const LANDLOCK_MIN_ABI_ALONE: u32 = 3;
+/// Landlock ABI needed to confine the host without namespaces: from 3 on,
+/// truncation is covered too, so nothing outside the rules can be written by
+/// any route; from 6 on, signals cannot leave the sandbox, so a script that
+/// shares the supervisor's uid and PID namespace cannot kill it (the
+/// launcher enforces this floor as `required`).
+const LANDLOCK_MIN_ABI_ALONE: u32 = 6;
 
 /// No mount namespace: Landlock alone keeps the child to the base dirs, the
 /// interpreter and `nodeModulesDir` (read) and its scratch dir (read/write).
@@ -817,7 +826,7 @@ fn landlock_only_filesystem(
     report.note(
         SandboxLayer::Filesystem,
         format!(
-            "no mount namespace can be made on this host, so Landlock alone confines the host filesystem: read-only {}, read-write only the scratch dir (also TMPDIR); /proc and /tmp are not available",
+            "no mount namespace can be made on this host, so Landlock alone confines the host filesystem: read-only {}, read-write only the scratch dir (also TMPDIR); /proc and /tmp are not available, host Unix sockets are refused (seccomp) and signals cannot leave the sandbox",
             read_only.join(", ")
         ),
     );
@@ -830,6 +839,7 @@ fn landlock_only_filesystem(
             required: true,
         }),
         tmpdir: Some(scratch),
+        landlock_only: true,
     }
 }
 
@@ -979,6 +989,7 @@ mod tests {
     /// No user namespaces (a container's default seccomp profile), but
     /// Landlock and seccomp available.
     fn namespaces_blocked(mut c: SandboxCapabilities) -> SandboxCapabilities {
+        c.landlock_abi = Some(6);
         c.user_namespaces = false;
         c.user_ns_creatable = false;
         c.net_namespaces = false;
@@ -1231,7 +1242,9 @@ mod tests {
                 switch_to: None,
                 landlock: Some(expected_landlock(true)),
                 seccomp: Some(SeccompProfile {
-                    deny_inet_sockets: false
+                    deny_inet_sockets: false,
+                    deny_unix_sockets: false,
+                    keep_process_group: false,
                 }),
                 egress: None,
             })
@@ -1421,7 +1434,7 @@ mod tests {
                 .unwrap();
             assert_eq!(
                 fs.reason,
-                format!("filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: {NO_USERNS}, and Landlock (ABI 3+) is not available to stand in; the child sees the host filesystem")
+                format!("filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: {NO_USERNS}, and Landlock (ABI 6+) is not available to stand in; the child sees the host filesystem")
             );
             assert_eq!(err.to_string(), unavailable_message(&err.downgrades));
         }
@@ -1572,7 +1585,7 @@ mod tests {
                 },
                 SandboxDowngrade {
                     layer: SandboxLayer::Filesystem,
-                    reason: "filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: the sandbox engine needs Linux (platform=darwin), and Landlock (ABI 3+) is not available to stand in; the child sees the host filesystem".into()
+                    reason: "filesystem confinement (scratch-plus-ro) needs user and mount namespaces, which cannot be created: the sandbox engine needs Linux (platform=darwin), and Landlock (ABI 6+) is not available to stand in; the child sees the host filesystem".into()
                 },
             ]
         );
@@ -1602,7 +1615,9 @@ mod tests {
         assert_eq!(
             launch.seccomp,
             Some(SeccompProfile {
-                deny_inet_sockets: true
+                deny_inet_sockets: true,
+                deny_unix_sockets: true,
+                keep_process_group: true,
             })
         );
         assert_eq!(
@@ -1640,9 +1655,9 @@ mod tests {
             ]
         );
 
-        // Landlock too old to cover truncation: the filesystem layer downgrades.
+        // Landlock too old to scope signals: the filesystem layer downgrades.
         let mut old = namespaces_blocked(caps(false));
-        old.landlock_abi = Some(2);
+        old.landlock_abi = Some(5);
         let h = plan(&degrade(default_profile()), &old);
         assert_eq!(
             layers(&h.effective.downgrades),
@@ -1656,7 +1671,9 @@ mod tests {
         assert_eq!(
             h.launch.unwrap().seccomp,
             Some(SeccompProfile {
-                deny_inet_sockets: false
+                deny_inet_sockets: false,
+                deny_unix_sockets: true,
+                keep_process_group: true,
             })
         );
     }

@@ -9,8 +9,6 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use script_sandbox_spec::{LauncherEvent, CONTROL_FD, SPEC_FD, STATUS_FD};
@@ -22,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::capabilities::SandboxCapabilities;
 use crate::egress::{self, EgressHandle};
-use crate::output::{truncate_captured_output, utf8_prefix_len};
+use crate::output::truncate_captured_output;
 use crate::plan::{
     build_spawn_hardening, FilesystemInputs, HardeningInput, LaunchPlan, RealHostPaths,
     SpawnHardening,
@@ -30,6 +28,7 @@ use crate::plan::{
 use crate::policy::SandboxPolicy;
 use crate::report::EffectiveSandbox;
 use crate::scratch::ScratchDir;
+use crate::spawn::{self, high_fd, SpawnSpec};
 
 /// One run, fully resolved by the caller (policy chosen, caps detected).
 #[derive(Debug, Clone)]
@@ -320,11 +319,13 @@ async fn supervise(
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let cap = hardening.max_output_bytes;
-    let (stdout, stderr, trimmed) = {
-        let out = decode_prefix(&outcome.stdout);
-        let err = decode_prefix(&outcome.stderr);
-        truncate_captured_output(&out, &err, cap)
-    };
+    let (mut stdout, mut stderr) = (decode(outcome.stdout), decode(outcome.stderr));
+    let mut trimmed = false;
+    // The capture already held both streams to one budget; only invalid
+    // UTF-8 (replaced by the 3-byte U+FFFD) can push the text past the cap.
+    if cap.is_some_and(|c| (stdout.len() + stderr.len()) as u64 > c) {
+        (stdout, stderr, trimmed) = truncate_captured_output(&stdout, &stderr, cap);
+    }
     let mut result = RunResult {
         exit_code: -1,
         signal: None,
@@ -376,8 +377,20 @@ fn refused_like(hardening: &SpawnHardening) -> EffectiveSandbox {
     EffectiveSandbox::refused(e.requested.clone(), e.downgrades.clone(), &e.platform)
 }
 
-fn decode_prefix(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..utf8_prefix_len(bytes, bytes.len())]).into_owned()
+/// Captured bytes to text in place (no copy for valid UTF-8), dropping a
+/// code point the budget cut in half; other invalid bytes become U+FFFD.
+fn decode(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| {
+        let cut_at_end = e.utf8_error().error_len().is_none();
+        let valid = e.utf8_error().valid_up_to();
+        let mut bytes = e.into_bytes();
+        if cut_at_end {
+            bytes.truncate(valid);
+            // Everything before `valid_up_to` is valid UTF-8.
+            return String::from_utf8(bytes).unwrap_or_default();
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 fn signal_name(sig: i32) -> String {
@@ -510,18 +523,6 @@ fn pipe_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-/// Move an fd to a number >= 10 (close-on-exec), so the child-side `dup2`
-/// onto 3/4/5 can never collide with a source fd.
-fn high_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
-    // SAFETY: fcntl on an fd we own; the result is a new fd we then own.
-    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
-    if new < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `new` is a fresh, valid fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
-}
-
 fn receiver(fd: OwnedFd) -> io::Result<pipe::Receiver> {
     pipe::Receiver::from_owned_fd(fd)
 }
@@ -559,6 +560,7 @@ fn pidfd(pid: libc::pid_t) -> Option<AsyncFd<OwnedFd>> {
     unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
 }
 
+/// The child's ends of its stdio pipes and our ends, `(ours, theirs)`.
 struct StdioPipes {
     stdin: Option<(OwnedFd, OwnedFd)>,
     stdout: (OwnedFd, OwnedFd),
@@ -566,41 +568,66 @@ struct StdioPipes {
 }
 
 fn stdio_pipes(with_stdin: bool) -> io::Result<StdioPipes> {
+    let swap =
+        |(r, w): (OwnedFd, OwnedFd)| -> io::Result<(OwnedFd, OwnedFd)> { Ok((w, high_fd(r)?)) };
+    let keep =
+        |(r, w): (OwnedFd, OwnedFd)| -> io::Result<(OwnedFd, OwnedFd)> { Ok((r, high_fd(w)?)) };
     Ok(StdioPipes {
-        stdin: if with_stdin { Some(pipe_pair()?) } else { None },
-        stdout: pipe_pair()?,
-        stderr: pipe_pair()?,
+        stdin: if with_stdin {
+            Some(swap(pipe_pair()?)?)
+        } else {
+            None
+        },
+        stdout: keep(pipe_pair()?)?,
+        stderr: keep(pipe_pair()?)?,
     })
 }
 
-fn finish_spawn(
-    mut cmd: Command,
+/// Our ends of the launcher's status and control pipes.
+struct LauncherChannels {
+    status: OwnedFd,
+    control: OwnedFd,
+}
+
+/// Start `program` in its own process group with the stdio pipes on 0/1/2
+/// plus `extra` fd mappings, and wrap our ends for tokio.
+fn start(
+    program: &str,
+    argv: &[String],
+    env: &[(String, String)],
+    cwd: Option<&str>,
     pipes: StdioPipes,
-    status: Option<OwnedFd>,
-    control: Option<OwnedFd>,
+    extra: &[(RawFd, RawFd)],
+    channels: Option<LauncherChannels>,
 ) -> io::Result<Spawned> {
     let StdioPipes {
         stdin,
         stdout,
         stderr,
     } = pipes;
-    let (stdin_parent, stdin_child) = match stdin {
-        Some((r, w)) => (Some(w), Stdio::from(r)),
-        None => (None, Stdio::null()),
+    let (status, control) = match channels {
+        Some(LauncherChannels { status, control }) => (Some(status), Some(control)),
+        None => (None, None),
     };
-    cmd.stdin(stdin_child)
-        .stdout(Stdio::from(stdout.1))
-        .stderr(Stdio::from(stderr.1))
-        .process_group(0);
-    let child = cmd.spawn()?;
-    drop(cmd); // closes our copies of the child-side ends
-    let pid = child.id() as libc::pid_t;
-    // std's Child never reaps on drop; we reap with wait4 ourselves.
-    drop(child);
+    let mut fds = vec![(stdout.1.as_raw_fd(), 1), (stderr.1.as_raw_fd(), 2)];
+    if let Some((_, theirs)) = &stdin {
+        fds.push((theirs.as_raw_fd(), 0));
+    }
+    fds.extend_from_slice(extra);
+    let pid = spawn::spawn(&SpawnSpec {
+        program,
+        argv,
+        env,
+        fds: &fds,
+        stdin_null: stdin.is_none(),
+        cwd,
+        new_group: true,
+    })?;
+    // Our copies of the child's ends close here; only the child holds them now.
     Ok(Spawned {
         pid,
         exit_fd: pidfd(pid),
-        stdin: stdin_parent.map(sender).transpose()?,
+        stdin: stdin.map(|(ours, _)| sender(ours)).transpose()?,
         stdout: Some(receiver(stdout.0)?),
         stderr: Some(receiver(stderr.0)?),
         status: status.map(receiver).transpose()?,
@@ -633,31 +660,28 @@ fn spawn_launcher(
     let (control_r, control_w) = pipe_pair()?;
     let status_w = high_fd(status_w)?;
     let control_r = high_fd(control_r)?;
-    let pipes = stdio_pipes(req.stdin.is_some())?;
-
-    let mut cmd = Command::new(&plan.launcher);
-    cmd.arg("--").args(&req.command).env_clear();
-    let fds = [
+    let argv: Vec<String> = [plan.launcher.clone(), "--".to_string()]
+        .into_iter()
+        .chain(req.command.iter().cloned())
+        .collect();
+    let extra = [
         (spec_fd.as_raw_fd(), SPEC_FD),
         (status_w.as_raw_fd(), STATUS_FD),
         (control_r.as_raw_fd(), CONTROL_FD),
     ];
-    // SAFETY: the closure runs between fork and exec and only calls dup2,
-    // which is async-signal-safe; the source fds are >= 10 so they never
-    // collide with the targets.
-    unsafe {
-        cmd.pre_exec(move || {
-            for (from, to) in fds {
-                if libc::dup2(from, to) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let spawned = finish_spawn(cmd, pipes, Some(status_r), Some(control_w));
-    drop((spec_fd, status_w, control_r));
-    spawned
+    let pipes = stdio_pipes(req.stdin.is_some())?;
+    start(
+        &plan.launcher,
+        &argv,
+        &[],
+        None,
+        pipes,
+        &extra,
+        Some(LauncherChannels {
+            status: status_r,
+            control: control_w,
+        }),
+    )
 }
 
 fn spawn_direct(
@@ -665,13 +689,26 @@ fn spawn_direct(
     env: Vec<(String, String)>,
     scratch: Option<&str>,
 ) -> io::Result<Spawned> {
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let program = spawn::resolve_program(&req.command[0], path).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("cannot execute '{}': not found on PATH", req.command[0]),
+        )
+    })?;
     let pipes = stdio_pipes(req.stdin.is_some())?;
-    let mut cmd = Command::new(&req.command[0]);
-    cmd.args(&req.command[1..]).env_clear().envs(env);
-    if let Some(dir) = req.cwd.as_deref().or(scratch) {
-        cmd.current_dir(dir);
-    }
-    finish_spawn(cmd, pipes, None, None)
+    start(
+        &program,
+        &req.command,
+        &env,
+        req.cwd.as_deref().or(scratch),
+        pipes,
+        &[],
+        None,
+    )
 }
 
 /// What watching the run observed.
@@ -832,7 +869,7 @@ async fn watch_run(
         }
     }
     if let Some(handle) = egress {
-        handle.stop().await;
+        handle.stop();
     }
     out
 }

@@ -2,6 +2,8 @@
 //! plan is accepted, created only after, removed on every path.
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -56,27 +58,68 @@ impl Drop for ScratchDir {
 }
 
 /// Best-effort recursive delete that first makes every directory traversable.
+/// The walk goes fd to fd (`openat` with `O_NOFOLLOW`), so a symlink a
+/// surviving process swaps in can never redirect a chmod to a host directory.
 pub fn remove_tree(path: &Path) {
     if std::fs::remove_dir_all(path).is_ok() {
         return;
     }
-    open_up(path);
+    if let Ok(dir) = open_dir_nofollow(libc::AT_FDCWD, path.as_os_str()) {
+        open_up(dir);
+    }
     let _ = std::fs::remove_dir_all(path);
 }
 
-fn open_up(dir: &Path) {
-    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+/// Open the directory `name` under `parent` without following a symlink,
+/// making it 0700 first (through an `O_PATH` handle, which needs no read
+/// permission, so even a mode-000 directory opens).
+fn open_dir_nofollow(parent: RawFd, name: &std::ffi::OsStr) -> std::io::Result<OwnedFd> {
+    let name =
+        std::ffi::CString::new(name.as_bytes()).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+    let open = |dirfd: RawFd, path: &std::ffi::CStr, flags: libc::c_int| {
+        // SAFETY: openat on a valid C string; the result is a fresh fd we own.
+        let fd = unsafe {
+            libc::openat(
+                dirfd,
+                path.as_ptr(),
+                flags | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            // SAFETY: fresh fd.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+    };
+    let handle = open(parent, &name, libc::O_PATH)?;
+    // chmod through the fd's /proc link: it names exactly the inode we hold.
+    let _ = std::fs::set_permissions(
+        format!("/proc/self/fd/{}", handle.as_raw_fd()),
+        std::fs::Permissions::from_mode(0o700),
+    );
+    open(handle.as_raw_fd(), c".", libc::O_RDONLY)
+}
+
+/// chmod 0700 every directory below this one (already opened that way).
+fn open_up(dir: OwnedFd) {
+    let Ok(mut listing) = nix::dir::Dir::from_fd(dir) else {
         return;
     };
-    if !meta.is_dir() {
-        return;
-    }
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            open_up(&entry.path());
+    let parent = listing.as_raw_fd();
+    let names: Vec<std::ffi::OsString> = listing
+        .iter()
+        .flatten()
+        .filter(|e| !matches!(e.file_name().to_bytes(), b"." | b".."))
+        .filter(|e| !matches!(e.file_type(), Some(t) if t != nix::dir::Type::Directory))
+        .map(|e| std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .collect();
+    for name in names {
+        if let Ok(child) = open_dir_nofollow(parent, &name) {
+            open_up(child);
         }
     }
+    drop(listing);
 }
 
 fn random_hex() -> String {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use ::landlock::{
     Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, ABI,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 use script_sandbox_spec::LandlockRules;
 
@@ -18,8 +18,12 @@ use crate::error::{StepError, StepResult};
 /// backwards compatible, older ones get the subset they support).
 const TARGET_ABI: ABI = ABI::V5;
 /// What `required` guarantees: reads, writes, execution and truncation
-/// (ABI 3, Linux 6.2) are all fenced, or the run fails.
+/// (ABI 3, Linux 6.2) are all fenced, and (ABI 6, Linux 6.12) signals and
+/// abstract Unix sockets cannot reach outside the sandbox — or the run fails.
+/// Without a PID namespace, the signal scope is what keeps the script from
+/// killing the supervisor or other runs.
 const REQUIRED_ABI: ABI = ABI::V3;
+const SCOPE_ABI: ABI = ABI::V6;
 
 fn err(e: impl std::fmt::Display) -> StepError {
     StepError::msg("landlock", e.to_string())
@@ -41,6 +45,7 @@ pub fn apply(rules: &LandlockRules) -> StepResult<()> {
         ruleset = ruleset
             .set_compatibility(CompatLevel::HardRequirement)
             .handle_access(AccessFs::from_all(REQUIRED_ABI))
+            .and_then(|r| r.scope(Scope::from_all(SCOPE_ABI)))
             .map_err(|e| {
                 StepError::msg(
                     "landlock",
@@ -51,6 +56,7 @@ pub fn apply(rules: &LandlockRules) -> StepResult<()> {
     let mut created = ruleset
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(TARGET_ABI))
+        .and_then(|r| r.scope(Scope::from_all(SCOPE_ABI)))
         .map_err(err)?
         .create()
         .map_err(err)?;

@@ -317,7 +317,14 @@ impl Mounts {
         if readonly {
             // A recursive bind carries submounts (e.g. /etc/resolv.conf in a
             // container); each one needs its own read-only remount.
-            for sub in mounts_under(&dst).unwrap_or_default() {
+            // Without mountinfo a writable submount could go unnoticed: fail.
+            let subs = mounts_under(&dst).ok_or_else(|| {
+                StepError::msg(
+                    step,
+                    "cannot read mountinfo to find submounts to make read-only",
+                )
+            })?;
+            for sub in subs {
                 if sub != dst {
                     self.remount_bind(step, &sub, MsFlags::MS_RDONLY)?;
                 }

@@ -41,26 +41,23 @@ pub fn loopback_up() -> StepResult<()> {
     result
 }
 
-/// Load `ruleset` with `nft -f -`, then check `table inet <table>` exists;
-/// returns that table as nft lists it.
+/// Load `ruleset` and list `table inet <table>` back in one `nft -f -` run
+/// (one exec instead of two); returns the listing, which proves the table is
+/// in force.
 pub fn load_nft(nft: &str, ruleset: &str, table: &str) -> StepResult<String> {
     let step = format!("nft {table}");
-    let (status, output) = run_nft(&step, nft, &["-f", "-"], Some(ruleset))?;
+    let script = format!("{ruleset}\nlist table inet {table}\n");
+    let (status, output) = run_nft(&step, nft, &["-f", "-"], Some(&script))?;
     if status != 0 {
         return Err(StepError::msg(
             &step,
             format!("nft -f failed ({}): {}", describe(status), output.trim()),
         ));
     }
-    let (status, output) = run_nft(&step, nft, &["list", "table", "inet", table], None)?;
-    if status != 0 {
+    if !output.contains(&format!("table inet {table}")) {
         return Err(StepError::msg(
             &step,
-            format!(
-                "table inet {table} is not loaded ({}): {}",
-                describe(status),
-                output.trim()
-            ),
+            format!("table inet {table} is not loaded: {}", output.trim()),
         ));
     }
     Ok(output)

@@ -170,14 +170,27 @@ pub fn build(profile: &SeccompProfile) -> StepResult<Vec<BpfProgram>> {
     insert(&mut enosys, libc::SYS_clone3, vec![]);
     programs.push(compile(enosys, libc::ENOSYS)?);
 
+    let mut families = Vec::new();
     if profile.deny_inet_sockets {
+        families.extend([libc::AF_INET, libc::AF_INET6]);
+    }
+    if profile.deny_unix_sockets {
+        families.push(libc::AF_UNIX);
+    }
+    if !families.is_empty() {
         let mut eacces = BTreeMap::new();
-        let families = [libc::AF_INET, libc::AF_INET6]
+        let rules = families
             .iter()
             .map(|&af| rule(vec![cond(0, SeccompCmpOp::Eq, af as u64)?]))
             .collect::<StepResult<Vec<_>>>()?;
-        insert(&mut eacces, libc::SYS_socket, families);
+        insert(&mut eacces, libc::SYS_socket, rules);
         programs.push(compile(eacces, libc::EACCES)?);
+    }
+    if profile.keep_process_group {
+        let mut group = BTreeMap::new();
+        insert(&mut group, libc::SYS_setsid, vec![]);
+        insert(&mut group, libc::SYS_setpgid, vec![]);
+        programs.push(compile(group, libc::EPERM)?);
     }
     Ok(programs)
 }
@@ -209,8 +222,16 @@ mod tests {
         assert!(!base[0].is_empty());
         let inet = build(&SeccompProfile {
             deny_inet_sockets: true,
+            ..Default::default()
         })
         .unwrap();
-        assert_eq!(inet.len(), 3);
+        assert_eq!(inet.len(), 3, "one more filter for the socket families");
+        let all = build(&SeccompProfile {
+            deny_inet_sockets: true,
+            deny_unix_sockets: true,
+            keep_process_group: true,
+        })
+        .unwrap();
+        assert_eq!(all.len(), 4, "and one for the process-group calls");
     }
 }

@@ -281,6 +281,7 @@ fn seccomp_deny_inet_sockets_without_a_net_namespace() {
         let mut p = process(&[python.to_str().unwrap(), "-c", SOCKET_PROBE]);
         p.seccomp = Some(SeccompProfile {
             deny_inet_sockets: true,
+            ..Default::default()
         });
         let out = launch(&env, &env.spec(ns, vec![], p));
         out.assert_exit(0);
@@ -289,6 +290,63 @@ fn seccomp_deny_inet_sockets_without_a_net_namespace() {
             "{mode:?}: {out:#?}"
         );
     }
+}
+
+const UNIX_AND_SESSION_PROBE: &str = r#"
+import os, socket
+try:
+    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    print("unix-open")
+except OSError as e:
+    print("unix-refused", e.errno)
+a, b = socket.socketpair()
+print("socketpair-ok", flush=True)
+# Each in a fresh child, so neither depends on the other's effect.
+for name, call in (("setsid", os.setsid), ("setpgid", lambda: os.setpgid(0, 0))):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            call()
+            os._exit(0)
+        except OSError as e:
+            os._exit(e.errno)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    print(f"{name}-ok" if code == 0 else f"{name}-refused {code}")
+"#;
+
+#[test]
+fn seccomp_keeps_the_process_group_and_refuses_unix_sockets_without_namespaces() {
+    let Some(python) = which("python3") else {
+        skip("python3 is not installed");
+        return;
+    };
+    let Some(env) = env_for(Mode::Rootless).or_else(|| env_for(Mode::RootSwitch)) else {
+        return;
+    };
+    let run = |profile: Option<SeccompProfile>| {
+        let mut p = process(&[python.to_str().unwrap(), "-c", UNIX_AND_SESSION_PROBE]);
+        p.seccomp = profile;
+        let mut spec = env.spec(Namespaces::default(), vec![], p);
+        spec.id_map = None;
+        launch(&env, &spec)
+    };
+    let open = run(None);
+    open.assert_exit(0);
+    assert_eq!(
+        open.stdout, "unix-open\nsocketpair-ok\nsetsid-ok\nsetpgid-ok\n",
+        "{open:#?}"
+    );
+    let closed = run(Some(SeccompProfile {
+        deny_unix_sockets: true,
+        keep_process_group: true,
+        ..Default::default()
+    }));
+    closed.assert_exit(0);
+    assert_eq!(
+        closed.stdout, "unix-refused 13\nsocketpair-ok\nsetsid-refused 1\nsetpgid-refused 1\n",
+        "{closed:#?}"
+    );
 }
 
 #[test]

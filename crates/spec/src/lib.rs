@@ -191,6 +191,14 @@ pub struct SeccompProfile {
     /// network namespace can be made.
     #[serde(default)]
     pub deny_inet_sockets: bool,
+    /// Also refuse `socket(AF_UNIX, ...)` (`socketpair` stays allowed): with
+    /// no mount namespace, host Unix sockets are otherwise reachable by path.
+    #[serde(default)]
+    pub deny_unix_sockets: bool,
+    /// Also refuse `setsid`/`setpgid`: with no PID namespace the supervisor
+    /// ends the run by killing its process group, which must hold everything.
+    #[serde(default)]
+    pub keep_process_group: bool,
 }
 
 /// Progress and failure reports from the launcher, one JSON object per line.
