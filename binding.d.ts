@@ -27,8 +27,8 @@ export declare function constants(): any
 export declare function defaultProfile(): any
 
 /**
- * Never fails: a malformed policy is reported as a downgrade of every
- * layer; malformed caps fall back to this host's.
+ * Never fails: a malformed policy or caps object is reported as a
+ * downgrade of every layer.
  */
 export declare function describeEffectiveDefault(input: unknown): any
 

@@ -312,18 +312,16 @@ pub fn summarize_capabilities(env: Env, caps: Unknown) -> Result<Value> {
     })
 }
 
-/// Never fails: a malformed policy is reported as a downgrade of every
-/// layer; malformed caps fall back to this host's.
+/// Never fails: a malformed policy or caps object is reported as a
+/// downgrade of every layer.
 #[napi(catch_unwind)]
 pub fn describe_effective_default(env: Env, input: Unknown) -> Result<Value> {
     let input = to_input(&env, &input).unwrap_or(Input::Undefined);
-    let caps = caps_or_detected(&input, "caps").unwrap_or_else(|_| detected_caps());
     let policy = field(&input, "policy").cloned().unwrap_or(Input::Undefined);
-    to_js(&plan::describe_effective_default_input(
-        &policy,
-        &caps,
-        &RealHostPaths,
-    ))
+    to_js(&match caps_or_detected(&input, "caps") {
+        Ok(caps) => plan::describe_effective_default_input(&policy, &caps, &RealHostPaths),
+        Err(e) => plan::undescribable(e.to_string(), std::env::consts::OS),
+    })
 }
 
 /// What to log for a run's report: `{ downgrades?, warning?, notes?, info? }`.

@@ -886,23 +886,29 @@ pub fn describe_effective_default_input(
 ) -> EffectiveSandbox {
     match parse_policy(input) {
         Ok(policy) => describe_effective_default(&policy, caps, paths),
-        Err(err) => {
-            let reason = format!("{err}; runs with this policy are rejected");
-            let downgrades = [
-                SandboxLayer::Resources,
-                SandboxLayer::Filesystem,
-                SandboxLayer::Network,
-                SandboxLayer::Privilege,
-            ]
-            .into_iter()
-            .map(|layer| SandboxDowngrade {
-                layer,
-                reason: reason.clone(),
-            })
-            .collect();
-            EffectiveSandbox::refused(default_profile(), downgrades, caps.platform.as_str())
-        }
+        Err(err) => undescribable(
+            format!("{err}; runs with this policy are rejected"),
+            caps.platform.as_str(),
+        ),
     }
+}
+
+/// The report when there is nothing sound to plan with: every layer down,
+/// each naming `reason`.
+pub fn undescribable(reason: String, platform: &str) -> EffectiveSandbox {
+    let downgrades = [
+        SandboxLayer::Resources,
+        SandboxLayer::Filesystem,
+        SandboxLayer::Network,
+        SandboxLayer::Privilege,
+    ]
+    .into_iter()
+    .map(|layer| SandboxDowngrade {
+        layer,
+        reason: reason.clone(),
+    })
+    .collect();
+    EffectiveSandbox::refused(default_profile(), downgrades, platform)
 }
 
 #[cfg(test)]

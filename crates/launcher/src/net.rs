@@ -41,23 +41,28 @@ pub fn loopback_up() -> StepResult<()> {
     result
 }
 
-/// Load `ruleset` and list `table inet <table>` back in one `nft -f -` run
-/// (one exec instead of two); returns the listing, which proves the table is
-/// in force.
+/// Load `ruleset` with `nft -f -`, then list `table inet <table>` back in a
+/// second exec (a `list` inside the same batch would run before the batch is
+/// committed and show the chains empty); returns that listing, which proves
+/// the table is in force.
 pub fn load_nft(nft: &str, ruleset: &str, table: &str) -> StepResult<String> {
     let step = format!("nft {table}");
-    let script = format!("{ruleset}\nlist table inet {table}\n");
-    let (status, output) = run_nft(&step, nft, &["-f", "-"], Some(&script))?;
+    let (status, output) = run_nft(&step, nft, &["-f", "-"], Some(ruleset))?;
     if status != 0 {
         return Err(StepError::msg(
             &step,
             format!("nft -f failed ({}): {}", describe(status), output.trim()),
         ));
     }
-    if !output.contains(&format!("table inet {table}")) {
+    let (status, output) = run_nft(&step, nft, &["list", "table", "inet", table], None)?;
+    if status != 0 {
         return Err(StepError::msg(
             &step,
-            format!("table inet {table} is not loaded: {}", output.trim()),
+            format!(
+                "table inet {table} is not loaded ({}): {}",
+                describe(status),
+                output.trim()
+            ),
         ));
     }
     Ok(output)

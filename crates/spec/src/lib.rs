@@ -71,7 +71,13 @@ pub struct IdMap {
 ///
 /// Paths in `source` fields are host paths; `dest` fields are paths inside
 /// the new root. Between `NewRoot` and `FinishRoot` the host tree is still
-/// reachable for bind sources; after `FinishRoot` it is gone.
+/// reachable for bind sources; after `FinishRoot` it is gone. Planners must
+/// order: `NftRuleset` before `NewRoot` (the `nft` path is resolved in the
+/// host root); a `Tmpfs` before any `Bind` beneath it (or it hides the
+/// bind); `Proc`/`Dev` between `NewRoot` and `FinishRoot`.
+///
+/// Once the id maps are written, the init runs as `IdMap::inside_uid/gid`
+/// (keeping its capabilities in the new user namespace until setup ends).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase", deny_unknown_fields)]
 pub enum SetupOp {
@@ -171,7 +177,9 @@ pub struct Rlimit {
 }
 
 /// Paths (as seen by the final process) that stay reachable under Landlock;
-/// everything else is refused.
+/// everything else is refused. `required` means: reads, writes, execution
+/// and truncation (ABI 3) are fenced and signals / abstract Unix sockets are
+/// scoped to the sandbox (ABI 6), or the run fails.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LandlockRules {
@@ -215,7 +223,9 @@ pub enum LauncherEvent {
     /// The egress filter is loaded; attach egress to `Started.pid`'s
     /// network namespace, then write one byte on `CONTROL_FD`.
     EgressWait,
-    /// A step failed; the run must end without executing the command.
+    /// A step failed; the run must end without executing the command. A
+    /// failed `exec` is reported this way too: a run ends with exactly one
+    /// of `Error` or `Exited`.
     #[serde(rename_all = "camelCase")]
     Error {
         step: String,
