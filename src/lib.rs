@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use napi::bindgen_prelude::{Buffer, PromiseRaw, Unknown};
+use napi::bindgen_prelude::{Buffer, PromiseRaw, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::bindgen_prelude::JsObjectValue;
 use napi::{Env, Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
@@ -392,6 +393,27 @@ fn runs() -> &'static Mutex<HashMap<u32, watch::Sender<bool>>> {
 
 type ChunkCallback = ThreadsafeFunction<Buffer, (), Buffer, Status, false>;
 
+/// A finished run, converted straight into JS values (no intermediate
+/// `serde_json::Value`: the captured output is not copied once more).
+pub struct RunReply(std::result::Result<run::RunResult, Value>);
+
+impl ToNapiValue for RunReply {
+    unsafe fn to_napi_value(raw: napi::sys::napi_env, reply: Self) -> Result<napi::sys::napi_value> {
+        let env = Env::from_raw(raw);
+        match reply.0 {
+            Ok(result) => {
+                let mut outcome = napi::bindgen_prelude::Object::new(&env)?;
+                outcome.set_named_property("ok", true)?;
+                outcome.set_named_property("value", env.to_js_value(&result)?)?;
+                // SAFETY: converting an object created in this env.
+                unsafe { ToNapiValue::to_napi_value(raw, outcome) }
+            }
+            // SAFETY: as above.
+            Err(failure) => unsafe { ToNapiValue::to_napi_value(raw, failure) },
+        }
+    }
+}
+
 struct CallbackSink {
     stdout: Option<ChunkCallback>,
     stderr: Option<ChunkCallback>,
@@ -426,7 +448,7 @@ pub fn run_sandboxed<'env>(
     already_aborted: bool,
     on_stdout: Option<ChunkCallback>,
     on_stderr: Option<ChunkCallback>,
-) -> Result<PromiseRaw<'env, Value>> {
+) -> Result<PromiseRaw<'env, RunReply>> {
     let input = to_input(env, &options)?;
     let request = args::run_request(&input, detected_caps);
     let (tx, rx) = watch::channel(already_aborted);
@@ -447,7 +469,7 @@ pub fn run_sandboxed<'env>(
     env.spawn_future(async move {
         let req = match request {
             Ok(r) => r,
-            Err(failure) => return Ok(failure),
+            Err(failure) => return Ok(RunReply(Err(failure))),
         };
         // A panic inside the run surfaces as a JoinError here, never in JS.
         let joined = tokio::spawn(async move {
@@ -463,14 +485,14 @@ pub fn run_sandboxed<'env>(
         if let Ok(mut map) = runs().lock() {
             map.remove(&run_id);
         }
-        Ok(match joined {
-            Ok(result) => ok(to_js(&result)?),
-            Err(e) => fail(
+        Ok(RunReply(match joined {
+            Ok(result) => Ok(result),
+            Err(e) => Err(fail(
                 "INTERNAL",
                 format!("the run failed internally: {e}"),
                 json!({}),
-            ),
-        })
+            )),
+        }))
     })
 }
 
