@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
+use napi::bindgen_prelude::JsObjectValue;
 use napi::bindgen_prelude::{Buffer, PromiseRaw, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::bindgen_prelude::JsObjectValue;
 use napi::{Env, Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
@@ -398,7 +398,10 @@ type ChunkCallback = ThreadsafeFunction<Buffer, (), Buffer, Status, false>;
 pub struct RunReply(std::result::Result<run::RunResult, Value>);
 
 impl ToNapiValue for RunReply {
-    unsafe fn to_napi_value(raw: napi::sys::napi_env, reply: Self) -> Result<napi::sys::napi_value> {
+    unsafe fn to_napi_value(
+        raw: napi::sys::napi_env,
+        reply: Self,
+    ) -> Result<napi::sys::napi_value> {
         let env = Env::from_raw(raw);
         match reply.0 {
             Ok(result) => {
