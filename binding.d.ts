@@ -20,6 +20,9 @@ export declare function buildNetworkLayer(input: unknown): any
 
 export declare function buildSpawnHardening(input: unknown): any
 
+/** `{ base, overrides?, applyDenylist }` → `{ env, dropped }`. */
+export declare function buildSubprocessEnv(input: unknown): any
+
 export declare function capabilityProbeCount(): number
 
 export declare function constants(): any
@@ -38,6 +41,8 @@ export declare function failClosedProfile(): any
 
 export declare function formatReadinessBanner(readiness: unknown): any
 
+export declare function isForbiddenEnvKey(key: string): boolean
+
 export declare function mergePolicy(base: unknown, override: unknown): any
 
 /**
@@ -47,6 +52,9 @@ export declare function mergePolicy(base: unknown, override: unknown): any
 export declare function newRunId(): number
 
 export declare function parsePolicy(input: unknown): any
+
+/** The safe vars of this process's environment. */
+export declare function pickSafeEnv(): any
 
 /**
  * Remove a per-run directory and everything a run left in it, including

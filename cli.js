@@ -51,12 +51,10 @@ function loadPolicy(spec) {
   }
 }
 
-function printReport(effective) {
-  for (const [layer, on] of Object.entries(effective.enforced)) {
-    console.log(`  ${on ? 'enforced  ' : 'NOT enforced'}  ${layer}`)
-  }
-  for (const d of effective.downgrades) console.log(`  downgrade ${d.layer}: ${d.reason}`)
-  for (const n of effective.notes) console.log(`  note ${n.layer}: ${n.note}`)
+function printReport(effective, log = console.log) {
+  for (const [layer, on] of Object.entries(effective.enforced)) log(`  ${on ? 'enforced    ' : 'NOT enforced'}  ${layer}`)
+  for (const d of effective.downgrades) log(`  downgrade ${d.layer}: ${d.reason}`)
+  for (const n of effective.notes) log(`  note ${n.layer}: ${n.note}`)
 }
 
 function caps(opts) {
@@ -116,15 +114,9 @@ async function run(opts) {
     process.stderr.write(result.stderr)
     console.error(`\n[script-sandbox] exit ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}` +
       `${result.timedOut ? ', timed out' : ''}${result.outputTruncated ? ', output truncated' : ''}`)
-    printReportTo(console.error, result.sandbox)
+    printReport(result.sandbox, console.error)
   }
   process.exitCode = result.exitCode >= 0 && result.exitCode < 256 ? result.exitCode : 1
-}
-
-function printReportTo(log, effective) {
-  for (const [layer, on] of Object.entries(effective.enforced)) log(`  ${on ? 'enforced    ' : 'NOT enforced'}  ${layer}`)
-  for (const d of effective.downgrades) log(`  downgrade ${d.layer}: ${d.reason}`)
-  for (const n of effective.notes) log(`  note ${n.layer}: ${n.note}`)
 }
 
 const DEMO_SCRIPT = (port) => `

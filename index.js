@@ -90,35 +90,18 @@ function __resetCapabilitiesCacheForTest() {
 
 function isForbiddenEnvKey(key) {
   if (typeof key !== 'string') throw new TypeError('isForbiddenEnvKey: `key` must be a string')
-  return FORBIDDEN_ENV_KEYS.includes(key) || FORBIDDEN_ENV_PREFIXES.some((p) => key.startsWith(p))
+  return native.isForbiddenEnvKey(key)
 }
 
+/** The safe vars (SAFE_ENV_VARS) present in this process's environment. */
 function pickSafeEnv() {
-  const env = {}
-  for (const key of SAFE_ENV_VARS) {
-    if (process.env[key] !== undefined) env[key] = process.env[key]
-  }
-  return env
+  return native.pickSafeEnv()
 }
 
+/** Safe base + overrides; with the denylist, forbidden overrides are dropped and listed. */
 function buildSubprocessEnv(args) {
   requireObject(args, 'buildSubprocessEnv')
-  const { base, overrides, applyDenylist } = args
-  requireObject(base, 'buildSubprocessEnv: `base`')
-  if (overrides !== undefined) requireObject(overrides, 'buildSubprocessEnv: `overrides`')
-  if (typeof applyDenylist !== 'boolean') {
-    throw new TypeError('buildSubprocessEnv: `applyDenylist` must be a boolean')
-  }
-  const env = { ...base }
-  const dropped = []
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    if (applyDenylist && isForbiddenEnvKey(key)) {
-      dropped.push(key)
-    } else {
-      env[key] = value
-    }
-  }
-  return { env, dropped }
+  return unwrap(native.buildSubprocessEnv(args))
 }
 
 // --------------------------------------------------------------- planning
@@ -252,27 +235,6 @@ function deliver(callback) {
   }
 }
 
-function abortedResult(policy) {
-  return {
-    exitCode: -1,
-    signal: null,
-    stdout: '',
-    stderr: '',
-    timedOut: false,
-    aborted: true,
-    outputTruncated: false,
-    durationMs: 0,
-    resourceUsage: null,
-    sandbox: {
-      requested: policy,
-      enforced: { resources: false, filesystem: false, network: false, privilege: false },
-      downgrades: [],
-      notes: [],
-      platform: detectSandboxCapabilities().platform,
-    },
-  }
-}
-
 /**
  * Run one command in the sandbox. Never rejects for a refusal, a timeout or
  * an abort (those resolve with exitCode -1); rejects with a TypeError naming
@@ -306,7 +268,6 @@ async function runSandboxed(options) {
       deliver(onStderr),
     )
     const result = unwrap(outcome)
-    if (result.aborted && result.sandbox === undefined) return abortedResult(policy)
     if (failedClosed) provider.markFailedClosed(result.sandbox)
     return result
   } finally {

@@ -169,6 +169,41 @@ pub fn constants() -> Result<Value> {
     }))
 }
 
+/// The safe vars of this process's environment.
+#[napi(catch_unwind)]
+pub fn pick_safe_env() -> Result<Value> {
+    to_js(&env_guard::pick_safe_env_from_process())
+}
+
+#[napi(catch_unwind)]
+pub fn is_forbidden_env_key(key: String) -> bool {
+    env_guard::is_forbidden_env_key(&key)
+}
+
+/// `{ base, overrides?, applyDenylist }` → `{ env, dropped }`.
+#[napi(catch_unwind)]
+pub fn build_subprocess_env(env: Env, input: Unknown) -> Result<Value> {
+    let input = to_input(&env, &input)?;
+    let parsed = (|| -> std::result::Result<_, ArgError> {
+        let base = string_pairs(
+            Some(field(&input, "base").unwrap_or(&Input::Undefined)),
+            "base",
+        )?;
+        let overrides = string_pairs(field(&input, "overrides"), "overrides")?;
+        let deny = opt_bool(field(&input, "applyDenylist"), "applyDenylist")?
+            .ok_or_else(|| ArgError::invalid("applyDenylist", "expected boolean"))?;
+        Ok((base, overrides, deny))
+    })();
+    Ok(match parsed {
+        Ok((base, overrides, deny)) => {
+            let (env, dropped) =
+                env_guard::build_subprocess_env(&base.into_iter().collect(), &overrides, deny);
+            ok(json!({ "env": env, "dropped": dropped }))
+        }
+        Err(e) => arg_failure(e),
+    })
+}
+
 #[napi(catch_unwind)]
 pub fn detect_capabilities() -> Result<Value> {
     to_js(&detected_caps())
