@@ -128,7 +128,7 @@ printf 'write /usr/evil:         '; (echo x > /usr/evil) 2>/dev/null && echo "WR
 printf 'write the scratch dir:   '; echo ok > ./note.txt && cat ./note.txt
 printf 'connect 127.0.0.1:${port}: '; (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && echo "CONNECTED (not blocked)" || echo blocked
 printf 'whoami (uid):            '; id -u
-printf 'fork bomb (nproc 64):    '; f() { f | f & }; (f) 2>bomb.log; sleep 1; grep -qi fork bomb.log && echo "stopped at the process cap" || echo "NOT capped"
+printf 'fork bomb (nproc 64):    '; sh -c 'f() { f | f & }; f' 2>bomb.log; sleep 1; grep -qi fork bomb.log && echo "stopped at the process cap" || echo "NOT capped"
 `
 
 async function demo() {
