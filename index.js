@@ -8,6 +8,7 @@
 const native = require('./lib/native.js')
 const { unwrap, SandboxPolicyError, SandboxUnavailableError } = require('./lib/errors.js')
 const provider = require('./lib/provider.js')
+const { deepFreeze } = require('./lib/freeze.js')
 
 const constants = native.constants()
 
@@ -18,13 +19,6 @@ const ALWAYS_BLOCKED_CIDRS = Object.freeze([...constants.alwaysBlockedCidrs])
 const SANDBOX_UID_ENV = constants.sandboxUidEnv
 const SANDBOX_GID_ENV = constants.sandboxGidEnv
 
-function deepFreeze(value) {
-  if (value !== null && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner)
-    Object.freeze(value)
-  }
-  return value
-}
 
 function requireObject(value, name) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -35,7 +29,7 @@ function requireObject(value, name) {
 // ---------------------------------------------------------------- policy
 
 const DEFAULT_SANDBOX_PROFILE = deepFreeze(native.defaultProfile())
-const FAIL_CLOSED_SANDBOX_PROFILE = deepFreeze(native.failClosedProfile())
+const FAIL_CLOSED_SANDBOX_PROFILE = provider.FAIL_CLOSED_SANDBOX_PROFILE
 
 /** Validate a policy input (strict, with defaults). Throws SandboxPolicyError. */
 function parseSandboxPolicy(input) {

@@ -4,6 +4,10 @@
 // JS; what it returns is validated natively like any other policy.
 
 const native = require('./native.js')
+const { deepFreeze } = require('./freeze.js')
+
+/** Made once: what every failed or missing provider resolves to. */
+const FAIL_CLOSED_SANDBOX_PROFILE = deepFreeze(native.failClosedProfile())
 
 const FAIL_CLOSED_DOWNGRADE_REASON =
   'no global sandbox policy provider was registered (or it failed); fell back to the most ' +
@@ -29,7 +33,7 @@ function resetSandboxPolicyProvider() {
  * default.
  */
 async function resolveActiveSandboxPolicy() {
-  const failClosed = { policy: native.failClosedProfile(), failedClosed: true }
+  const failClosed = { policy: FAIL_CLOSED_SANDBOX_PROFILE, failedClosed: true }
   if (active === undefined) return failClosed
   try {
     const candidate = await active()
@@ -48,6 +52,7 @@ function markFailedClosed(effective) {
 }
 
 module.exports = {
+  FAIL_CLOSED_SANDBOX_PROFILE,
   FAIL_CLOSED_DOWNGRADE_REASON,
   registerSandboxPolicyProvider,
   resetSandboxPolicyProvider,
